@@ -1,0 +1,184 @@
+"""Natively batched glimpse-classification environment: the whole batch steps as tensor code."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from envs.canvas import fixed_canvases, make_canvases
+from envs.data import digits
+from envs.render import render_glimpses
+from envs.retina import Retina
+
+CANVAS_SEEDS = {"val": 0, "test": 1}  # added to canvas_seed: val and test clutter differ
+
+
+@functools.lru_cache(maxsize=8)
+def fixed_split(split: str, data_dir, val_size: int, canvas_size: int, distractors: int, seed: int):
+    """The fixed canvases (N, S, S) uint8 and labels (N,) of 'val' or 'test' (cached: built once)."""
+    images, labels = digits(split, data_dir, val_size)
+    return fixed_canvases(images, canvas_size, distractors, seed + CANVAS_SEEDS[split]), labels
+
+
+def glimpse_spaces(glimpse_size: int, scales: int, classes: int = 10) -> tuple[spaces.Dict, spaces.Dict]:
+    """(observation space, action space) of one episode."""
+    observation = spaces.Dict({
+        "glimpse": spaces.Box(0.0, 1.0, (scales, glimpse_size, glimpse_size), np.float32),
+        "loc": spaces.Box(-1.0, 1.0, (2,), np.float32),
+    })
+    action = spaces.Dict({"loc": spaces.Box(-1.0, 1.0, (2,), np.float32), "label": spaces.Discrete(classes)})
+    return observation, action
+
+
+class GlimpseVectorEnv(VectorEnv):
+    """Classify an MNIST canvas seen only through T multi-resolution glimpses, a batch at a time.
+
+    ## Description
+    Each sub-environment holds one canvas: an MNIST digit on a ``canvas_size`` square, optionally
+    translated and cluttered with ``distractors`` 8x8 crops of other digits (Mnih et al., 2014). The
+    agent never sees the canvas, only glimpses: ``scales`` concentric patches around a location, the
+    first ``glimpse_size`` pixels wide and each next twice as wide, all averaged down to
+    ``glimpse_size`` squared. All sub-environments step together as tensor code on ``device``.
+
+    ## Action Space
+    ``Dict(loc=Box(-1, 1, (2,)), label=Discrete(10))`` per sub-environment: where to look next, as
+    (x, y) with (-1, -1) the top-left corner, and a class guess, which only counts at the last step.
+
+    ## Observation Space
+    ``Dict(glimpse=Box(0, 1, (scales, glimpse_size, glimpse_size)), loc=Box(-1, 1, (2,)))``: the
+    glimpse and the location it was taken at.
+
+    ## Rewards
+    1 at the last step when the guess is the true digit, else 0.
+
+    ## Starting State
+    A new canvas (a fresh one for 'train'; a fixed, seeded one for 'val' and 'test') and a first
+    glimpse at the centre (``start="center"``) or at a uniformly random location (``start="random"``).
+
+    ## Episode End
+    The episode terminates after ``glimpses`` glimpses, that is after ``glimpses`` steps: the action
+    of step t picks the location of glimpse t+1, and the guess of the last step is scored. ``info``
+    then holds ``label``, the true digit, for supervised (hybrid) training. Autoreset is next-step.
+
+    ## Arguments
+    num_envs, canvas_size, distractors, glimpse_size, scales, glimpses, split ('train', 'val' or
+    'test'), data_dir (MNIST folder; else $RAM_DATA_DIR or the download cache), val_size, train_size,
+    canvas_seed (seed of the fixed val/test canvases), start, device, backend ('numpy' arrays or
+    'torch' tensors on ``device``), render_mode ('rgb_array').
+
+    ``reset(options={"indices": idx})`` picks which digits (train) or fixed canvases (val/test) the
+    batch holds; without it they are drawn at random.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 2, "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, num_envs: int = 16, canvas_size: int = 60, distractors: int = 4, glimpse_size: int = 12,
+                 scales: int = 3, glimpses: int = 8, split: str = "train", data_dir: str | None = None,
+                 val_size: int = 5000, train_size: int | None = None, canvas_seed: int = 0, start: str = "center",
+                 device: str | torch.device = "cpu", backend: str = "numpy", render_mode: str | None = None):
+        if backend not in ("numpy", "torch"):
+            raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
+        if start not in ("center", "random"):
+            raise ValueError(f"start must be 'center' or 'random', got {start!r}")
+        if render_mode not in (None, "rgb_array"):
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        if glimpses < 1:
+            raise ValueError(f"glimpses must be at least 1, got {glimpses}")
+        self.num_envs, self.glimpses, self.split = num_envs, glimpses, split
+        self.canvas_size, self.distractors = canvas_size, distractors
+        self.start, self.backend, self.render_mode = start, backend, render_mode
+        self.device = torch.device(device)
+        self.retina = Retina(glimpse_size, scales)
+        if split == "train":
+            images, labels = digits("train", data_dir, val_size, train_size)
+            self._images = images.to(self.device)
+        else:
+            images, labels = fixed_split(split, data_dir, val_size, canvas_size, distractors, canvas_seed)
+            self._images = images.to(self.device)  # here: the fixed canvases themselves
+        self._all_labels = labels.to(self.device)
+        self.generator = torch.Generator(self.device)
+        self.generator.seed()
+        self.single_observation_space, self.single_action_space = glimpse_spaces(glimpse_size, scales)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._t, self._autoreset = 0, False
+        self._canvas = self._table = self._labels = self._locs = None
+
+    @property
+    def size(self) -> int:
+        """How many digits (train) or fixed canvases (val/test) the split holds."""
+        return len(self._all_labels)
+
+    def _out(self, x: torch.Tensor):
+        return x.cpu().numpy() if self.backend == "numpy" else x
+
+    def _obs(self, loc: torch.Tensor) -> dict:
+        glimpse = self.retina.glimpse(self._table, loc)  # B, k, g, g
+        return {"glimpse": self._out(glimpse), "loc": self._out(loc.clone())}
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self.generator.manual_seed(seed)
+        B, rand = self.num_envs, dict(generator=self.generator, device=self.device)
+        if options and "indices" in options:
+            index = torch.as_tensor(options["indices"], device=self.device).long()
+            if index.shape != (B,):
+                raise ValueError(f"options['indices'] must hold num_envs={B} indices, got shape {tuple(index.shape)}")
+        else:
+            index = torch.randint(self.size, (B,), **rand)
+        if self.split == "train":
+            self._canvas = make_canvases(self._images, index, self.canvas_size, self.distractors, generator=self.generator)
+        else:
+            self._canvas = self._images[index].float()
+        self._labels = self._all_labels[index]
+        self._table = self.retina.integral(self._canvas)
+        if self.start == "center":
+            loc = torch.zeros(B, 2, device=self.device)
+        else:
+            loc = torch.rand(B, 2, **rand) * 2 - 1
+        self._t, self._autoreset, self._locs = 0, False, [loc]
+        return self._obs(loc), {}
+
+    def step(self, actions: dict):
+        if self._autoreset:  # next-step autoreset: every sub-environment ends together
+            obs, info = self.reset()
+            zeros = torch.zeros(self.num_envs, device=self.device)
+            return obs, self._out(zeros), self._out(zeros.bool()), self._out(zeros.bool()), info
+        if self._table is None:
+            raise RuntimeError("call reset() before step()")
+        loc = torch.as_tensor(actions["loc"], dtype=torch.float32, device=self.device).clamp(-1, 1)
+        self._t += 1
+        self._locs.append(loc)
+        done = self._t >= self.glimpses
+        truncated = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
+        info = {}
+        if done:
+            guess = torch.as_tensor(actions["label"], device=self.device)
+            reward = (guess == self._labels).float()
+            info = {"label": self._out(self._labels.clone()), "_label": self._out(~truncated)}
+            self._autoreset = True
+        else:
+            reward = torch.zeros(self.num_envs, device=self.device)
+        terminated = torch.full_like(truncated, done)
+        return self._obs(loc), self._out(reward), self._out(terminated), self._out(truncated), info
+
+    def canvases(self) -> torch.Tensor:
+        """The current canvases (B, S, S) in 0..255 and, with ``locations()``, what rendering needs."""
+        return self._canvas
+
+    def locations(self) -> torch.Tensor:
+        """Locations visited so far in this episode, (t+1, B, 2)."""
+        return torch.stack(self._locs)
+
+    def render(self):
+        if self.render_mode != "rgb_array" or self._canvas is None:
+            return None
+        canvas, locs = self._canvas.cpu().numpy(), self.locations().cpu().numpy()
+        return tuple(render_glimpses(canvas[b], locs[:, b], self.retina.size, self.retina.scales)
+                     for b in range(self.num_envs))

@@ -1,0 +1,102 @@
+"""The Recurrent Attention Model (Mnih et al., NIPS 2014).
+
+At step t the glimpse network fuses what the retina saw with where it looked, the core updates its
+state, the location network proposes where to look next (a Gaussian with fixed std), and the
+baseline network predicts the expected reward. After the last glimpse the action network classifies.
+
+Gradient routing (the hybrid loss of the paper): the core and glimpse networks learn from the
+classification loss only; the location and baseline networks read a detached copy of the state, so
+they learn from REINFORCE and the squared error respectively, and never from the cross-entropy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class GlimpseNetwork(nn.Module):
+    """g_t = ReLU(W [ReLU(W_g x_t) ; ReLU(W_l l_{t-1})]): 'what' (128) and 'where' (128) -> 256."""
+
+    def __init__(self, in_features: int, glimpse_hidden: int, loc_hidden: int, out_features: int):
+        super().__init__()
+        self.what = nn.Linear(in_features, glimpse_hidden)
+        self.where = nn.Linear(2, loc_hidden)
+        self.out = nn.Linear(glimpse_hidden + loc_hidden, out_features)
+
+    def forward(self, glimpse: torch.Tensor, loc: torch.Tensor) -> torch.Tensor:
+        what = F.relu(self.what(glimpse.flatten(1)))  # B, glimpse_hidden
+        where = F.relu(self.where(loc))  # B, loc_hidden
+        return F.relu(self.out(torch.cat([what, where], 1)))  # B, out_features
+
+
+class Core(nn.Module):
+    """h_t = f(h_{t-1}, g_t): a ReLU RNN as in the paper, or an LSTM. State is a tuple of tensors."""
+
+    def __init__(self, kind: str, size: int):
+        super().__init__()
+        self.kind = kind
+        self.cell = nn.RNNCell(size, size, nonlinearity="relu") if kind == "rnn" else nn.LSTMCell(size, size)
+
+    def initial(self, batch: int, device) -> tuple[torch.Tensor, ...]:
+        zeros = torch.zeros(batch, self.cell.hidden_size, device=device)
+        return (zeros,) if self.kind == "rnn" else (zeros, zeros)
+
+    def forward(self, g: torch.Tensor, state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        return (self.cell(g, state[0]),) if self.kind == "rnn" else self.cell(g, state)
+
+
+@dataclass
+class Step:
+    """What the agent produced at one step. ``loc`` is the sampled next location (unclamped)."""
+
+    state: tuple[torch.Tensor, ...]
+    mean: torch.Tensor  # B, 2
+    loc: torch.Tensor  # B, 2
+    log_prob: torch.Tensor  # B
+    baseline: torch.Tensor  # B
+
+
+class RAM(nn.Module):
+    def __init__(self, glimpse_size: int = 12, scales: int = 3, glimpses: int = 8, glimpse_hidden: int = 128,
+                 loc_hidden: int = 128, hidden: int = 256, core: str = "rnn", loc_std: float = 0.15,
+                 classes: int = 10):
+        super().__init__()
+        self.glimpses, self.loc_std = glimpses, loc_std
+        self.glimpse_net = GlimpseNetwork(scales * glimpse_size**2, glimpse_hidden, loc_hidden, hidden)
+        self.core = Core(core, hidden)
+        self.location_net = nn.Linear(hidden, 2)
+        self.baseline_net = nn.Linear(hidden, 1)
+        self.action_net = nn.Linear(hidden, classes)
+
+    @classmethod
+    def from_config(cls, m) -> "RAM":
+        return cls(m.glimpse_size, m.scales, m.glimpses, m.glimpse_hidden, m.loc_hidden, m.hidden, m.core, m.loc_std)
+
+    def initial_state(self, batch: int, device) -> tuple[torch.Tensor, ...]:
+        return self.core.initial(batch, device)
+
+    def step(self, glimpse: torch.Tensor, loc: torch.Tensor, state: tuple[torch.Tensor, ...],
+             deterministic: bool = False, generator: torch.Generator | None = None) -> Step:
+        """One glimpse in, the new state and the next location out."""
+        state = self.core(self.glimpse_net(glimpse, loc), state)
+        h = state[0].detach()  # location and baseline nets must not push gradients into the core
+        mean = torch.tanh(self.location_net(h))  # B, 2
+        if deterministic:
+            sample = mean
+        else:
+            noise = torch.randn(mean.shape, device=mean.device, generator=generator)
+            sample = mean.detach() + self.loc_std * noise  # the sample itself carries no gradient
+        # log N(sample; mean, std), summed over x and y; its gradient reaches the location net only
+        log_prob = (-((sample - mean) ** 2) / (2 * self.loc_std**2)).sum(1) \
+            - 2 * (math.log(self.loc_std) + 0.5 * math.log(2 * math.pi))
+        baseline = self.baseline_net(h).squeeze(1)  # B
+        return Step(state, mean, sample, log_prob, baseline)
+
+    def classify(self, state: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Class logits (B, classes) from the last core state."""
+        return self.action_net(state[0])

@@ -1,0 +1,61 @@
+"""Run the agent through the batched environment, and the hybrid loss of the paper."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from envs.vector_env import GlimpseVectorEnv
+from ram.model import RAM
+
+
+@dataclass
+class Rollout:
+    logits: torch.Tensor  # B, classes, after the last glimpse
+    log_probs: torch.Tensor  # T-1, B: log-density of each location that was used
+    baselines: torch.Tensor  # T-1, B: predicted reward at those steps
+    reward: torch.Tensor  # B: 1 where the class was right (from the environment)
+    labels: torch.Tensor  # B: the true digits (from the environment's final info)
+    locations: torch.Tensor  # T, B, 2: where each glimpse was taken
+    glimpses: torch.Tensor | None = None  # T, B, k, g, g when recorded
+
+
+def rollout(model: RAM, env: GlimpseVectorEnv, deterministic: bool = False, generator=None,
+            options: dict | None = None, record: bool = False) -> Rollout:
+    """One episode of every sub-environment: T glimpses, then a class guess scored by the env."""
+    obs, _ = env.reset(options=options)
+    state = model.initial_state(env.num_envs, env.device)
+    log_probs, baselines, seen = [], [], []
+    for t in range(model.glimpses):
+        if record:
+            seen.append(obs["glimpse"])
+        step = model.step(obs["glimpse"], obs["loc"], state, deterministic, generator)
+        state = step.state
+        if t < model.glimpses - 1:
+            log_probs.append(step.log_prob)
+            baselines.append(step.baseline)
+            obs, *_ = env.step({"loc": step.loc, "label": None})  # the guess only counts at the last step
+    logits = model.classify(state)
+    _, reward, _, _, info = env.step({"loc": step.loc, "label": logits.argmax(1)})
+    empty = logits.new_zeros(0, env.num_envs)
+    return Rollout(logits, torch.stack(log_probs) if log_probs else empty,
+                   torch.stack(baselines) if baselines else empty, reward, info["label"],
+                   env.locations(), torch.stack(seen) if record else None)
+
+
+def hybrid_loss(r: Rollout, reinforce_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Cross-entropy + REINFORCE with a learned baseline + the baseline's squared error.
+
+    Every location of an episode shares its return R (the final reward); the advantage R - b_t uses a
+    detached baseline, so REINFORCE moves only the location network and the squared error only the
+    baseline network."""
+    ce = F.cross_entropy(r.logits, r.labels)
+    returns = r.reward[None].expand_as(r.baselines)  # T-1, B
+    advantage = (returns - r.baselines).detach()
+    reinforce = -(advantage * r.log_probs).sum(0).mean()
+    baseline = F.mse_loss(r.baselines, returns) if r.baselines.numel() else ce.new_zeros(())
+    loss = ce + reinforce_weight * reinforce + baseline
+    return loss, {"loss": loss.detach(), "ce": ce.detach(), "reinforce": reinforce.detach(),
+                  "baseline": baseline.detach(), "reward": r.reward.mean()}
