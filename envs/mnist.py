@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import struct
 import urllib.request
@@ -73,7 +74,13 @@ def find_file(data_dir: Path, name: str) -> Path | None:
     return None
 
 
-def download(name: str, dest_dir: Path, mirrors=MIRRORS, timeout: float = 30.0) -> Path:
+def mirrors() -> tuple[str, ...]:
+    """Base URLs to fetch from: $RAM_MNIST_MIRRORS (comma-separated) if set, else the public mirrors."""
+    chosen = os.environ.get("RAM_MNIST_MIRRORS")
+    return tuple(m.strip().rstrip("/") + "/" for m in chosen.split(",") if m.strip()) if chosen else MIRRORS
+
+
+def download(name: str, dest_dir: Path, urls: tuple[str, ...] | None = None, timeout: float = 30.0) -> Path:
     """Fetch ``name`` into ``dest_dir``, verify its md5, then rename it into place.
 
     A partial or corrupt download never keeps the final name; a checksum mismatch is an error, not a
@@ -81,7 +88,7 @@ def download(name: str, dest_dir: Path, mirrors=MIRRORS, timeout: float = 30.0) 
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest, tmp = dest_dir / name, dest_dir / (name + ".part")
     errors = []
-    for mirror in mirrors:
+    for mirror in urls or mirrors():
         url = mirror + name
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as f:
@@ -90,7 +97,7 @@ def download(name: str, dest_dir: Path, mirrors=MIRRORS, timeout: float = 30.0) 
                     f.write(chunk)
                 f.flush()
                 os.fsync(f.fileno())
-        except OSError as e:  # URLError, timeouts and refused connections are all OSErrors
+        except (OSError, http.client.HTTPException) as e:  # URLError, timeouts, refusals, early closes
             errors.append(f"{url}: {e}")
             tmp.unlink(missing_ok=True)
             continue
