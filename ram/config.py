@@ -47,8 +47,9 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     epochs: int = 100
-    batch_size: int = 128
+    batch_size: int = 128  # per process: under torchrun the global batch is batch_size x world size
     lr: float = 1e-3
+    lr_scaling: str = "none"  # none, linear or sqrt: lr and lr_min times the world size or its square root
     lr_min: float = 1e-5  # cosine decay floor
     weight_decay: float = 0.0
     grad_clip: float = 5.0  # max gradient norm; 0 = off
@@ -81,6 +82,7 @@ CHOICES = {
     "model.core": ("rnn", "lstm"),
     "model.start": ("center", "random"),
     "eval.select": ("deterministic", "single"),
+    "train.lr_scaling": ("none", "linear", "sqrt"),
 }
 POSITIVE = ("data.canvas_size", "data.val_size", "model.glimpse_size", "model.scales", "model.glimpses",
             "model.glimpse_hidden", "model.loc_hidden", "model.hidden", "model.loc_std", "train.epochs",

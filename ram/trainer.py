@@ -12,9 +12,11 @@ from tqdm import tqdm
 from envs.vector_env import GlimpseVectorEnv
 from ram.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ram.config import Config, from_dict, save_config, to_dict
+from ram.distributed import NullLogger, average, data_parallel, gather, is_main, local_device, lr_scale, on_main, \
+    own_rng, rank_seed, shard, world_size
 from ram.logger import RunLogger
 from ram.model import RAM
-from ram.rollout import hybrid_loss, rollout
+from ram.rollout import rollout
 
 EVAL_SEED = 1234  # evaluation rollouts draw from their own generator: scores are reproducible
 
@@ -68,17 +70,20 @@ class Trainer:
         t = cfg.train
         if t.threads:
             torch.set_num_threads(t.threads)
-        self.device = pick_device(t.device)
+        self.device = local_device(pick_device(t.device))
         torch.manual_seed(t.seed)
         self.model = build_model(cfg).to(self.device)
         self.env = make_env(cfg, "train", t.batch_size, self.device)
-        if self.env.size < t.batch_size:
-            raise ValueError(f"train.batch_size={t.batch_size} is larger than the {self.env.size} training digits")
-        self.env.generator.manual_seed(t.seed)
-        self.policy_rng = torch.Generator(self.device).manual_seed(t.seed + 1)
-        self.steps_per_epoch = self.env.size // t.batch_size  # the last partial batch is dropped
+        if self.env.size < t.batch_size * world_size():
+            raise ValueError(f"train.batch_size={t.batch_size} x {world_size()} process(es) is larger than the "
+                             f"{self.env.size} training digits")
+        self.env.generator.manual_seed(rank_seed(t.seed))  # each rank its own canvases and policy noise
+        self.policy_rng = torch.Generator(self.device).manual_seed(rank_seed(t.seed) + 1)
+        self.rollout_loss = data_parallel(self.model, t.reinforce_weight, self.device)
+        self.steps_per_epoch = self.env.size // (t.batch_size * world_size())  # the last partial batch is dropped
         self.total_steps = self.steps_per_epoch * t.epochs
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr * lr_scale(t.lr_scaling),
+                                          weight_decay=t.weight_decay)
         floor = t.lr_min / t.lr
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(s / self.total_steps, 1))))
@@ -87,10 +92,11 @@ class Trainer:
         self.ckpt_dir = self.run_dir / "checkpoints"
         if resume:
             self._restore(load_checkpoint(self.ckpt_dir / "last.pt", self.device))
-        else:
+        elif is_main():
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.run_dir / "config.yaml")
-        self.logger = RunLogger(self.run_dir, resume_epoch=self.epoch if resume else None)
+        self.logger = RunLogger(self.run_dir, resume_epoch=self.epoch if resume else None) \
+            if is_main() else NullLogger()
 
     # ----------------------------------------------------------------------------------- state
     def _state(self) -> dict:
@@ -106,6 +112,7 @@ class Trainer:
         }
 
     def _restore(self, state: dict) -> None:
+        state = {**state, "rng": own_rng(state, self.ckpt_dir / "last.pt")}
         saved = from_dict(state["config"])
         if to_dict(saved)["model"] != to_dict(self.cfg)["model"] or to_dict(saved)["data"] != to_dict(self.cfg)["data"]:
             raise CheckpointError(f"checkpoint in {self.ckpt_dir} was trained with another model or data config: "
@@ -120,7 +127,10 @@ class Trainer:
         self.policy_rng.set_state(state["rng"]["policy"])
 
     def save(self, name: str = "last.pt") -> None:
-        save_checkpoint(self._state(), self.ckpt_dir / name)
+        state = self._state()
+        ranks = gather(state["rng"])  # every rank resumes its own streams
+        if is_main():
+            save_checkpoint({**state, "world_size": len(ranks), "rng_ranks": ranks}, self.ckpt_dir / name)
 
     # ----------------------------------------------------------------------------------- training
     def epoch_order(self, epoch: int) -> torch.Tensor:
@@ -129,8 +139,7 @@ class Trainer:
         return torch.randperm(self.env.size, generator=g).to(self.device)
 
     def train_step(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
-        r = rollout(self.model, self.env, generator=self.policy_rng, options={"indices": index})
-        loss, stats = hybrid_loss(r, self.cfg.train.reinforce_weight)
+        loss, stats = self.rollout_loss(self.env, self.policy_rng, {"indices": index})  # DDP: grads all-reduce
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.train.grad_clip:
@@ -141,14 +150,14 @@ class Trainer:
         return stats
 
     def train_epoch(self) -> dict[str, float]:
-        t, B = self.cfg.train, self.cfg.train.batch_size
+        t, B = self.cfg.train, self.cfg.train.batch_size * world_size()  # the global batch
         order = self.epoch_order(self.epoch)
         totals: dict[str, torch.Tensor] = {}
         bar = tqdm(range(self.step_in_epoch, self.steps_per_epoch), desc=f"epoch {self.epoch + 1}/{t.epochs}",
-                   leave=False, dynamic_ncols=True, mininterval=1.0)
+                   leave=False, dynamic_ncols=True, mininterval=1.0, disable=not is_main())
         start, done_steps = time.perf_counter(), 0
         for i in bar:
-            stats = self.train_step(order[i * B:(i + 1) * B])
+            stats = self.train_step(shard(order[i * B:(i + 1) * B]))
             for k, v in stats.items():
                 totals[k] = totals.get(k, 0) + v.detach()
             self.step_in_epoch, self.global_step, done_steps = i + 1, self.global_step + 1, done_steps + 1
@@ -165,13 +174,14 @@ class Trainer:
         bar.close()
         self._account(start, done_steps)
         n = max(sum(1 for _ in range(self.steps_per_epoch)), 1)
+        totals = average(totals)
         return {f"train_{k}": (v / n).item() if torch.is_tensor(v) else v / n for k, v in totals.items()}
 
     def _account(self, start: float, steps: int) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.train_time += time.perf_counter() - start
-        self.train_images += steps * self.cfg.train.batch_size
+        self.train_images += steps * self.cfg.train.batch_size * world_size()
 
     def fit(self) -> dict:
         cfg, t0 = self.cfg, time.perf_counter()
@@ -181,7 +191,7 @@ class Trainer:
         while self.epoch < cfg.train.epochs:
             train_stats = self.train_epoch()
             self.epoch, self.step_in_epoch = self.epoch + 1, 0
-            val = {"val_error": evaluate(self.model, val_env, cfg.eval.select)}
+            val = {"val_error": on_main(lambda: evaluate(self.model, val_env, cfg.eval.select))}  # one decision
             improved = val["val_error"] < self.best_val
             if improved:
                 self.best_val, self.best_epoch = val["val_error"], self.epoch
@@ -195,7 +205,7 @@ class Trainer:
             if improved:
                 self.save("best.pt")
             self.save("last.pt")
-        return self.test(time.perf_counter() - t0)
+        return self.test(time.perf_counter() - t0) if is_main() else {}
 
     def test(self, wall_time: float) -> dict:
         cfg = self.cfg
