@@ -90,7 +90,7 @@ class Trainer:
         else:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.run_dir / "config.yaml")
-        self.logger = RunLogger(self.run_dir, resume_epoch=self.epoch if resume else None)
+        self.logger = RunLogger(self.run_dir, resume_epoch=self.epoch if resume else None, cfg=cfg)
 
     # ----------------------------------------------------------------------------------- state
     def _state(self) -> dict:
