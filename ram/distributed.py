@@ -38,7 +38,10 @@ def world_size() -> int:
 
 
 def rank() -> int:
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    """This process's rank; before the process group exists, torchrun's $RANK tells it."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", "0"))
 
 
 def is_main() -> bool:
@@ -173,10 +176,3 @@ def data_parallel(model: nn.Module, reinforce_weight: float, device: torch.devic
     return nn.parallel.DistributedDataParallel(
         module, device_ids=[device.index] if device.type == "cuda" else None,
         find_unused_parameters=model.glimpses < 2)
-
-
-class NullLogger:
-    """What ranks other than 0 log to: every logger method, doing nothing."""
-
-    def __getattr__(self, name: str):
-        return lambda *args, **kwargs: None

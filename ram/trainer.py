@@ -12,7 +12,7 @@ from tqdm import tqdm
 from envs.vector_env import GlimpseVectorEnv
 from ram.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ram.config import Config, from_dict, save_config, to_dict
-from ram.distributed import NullLogger, average, data_parallel, gather, is_main, local_device, lr_scale, on_main, \
+from ram.distributed import average, data_parallel, gather, is_main, local_device, lr_scale, on_main, \
     own_rng, rank_seed, shard, world_size
 from ram.logger import RunLogger
 from ram.model import RAM
@@ -95,8 +95,7 @@ class Trainer:
         elif is_main():
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.run_dir / "config.yaml")
-        self.logger = RunLogger(self.run_dir, resume_epoch=self.epoch if resume else None) \
-            if is_main() else NullLogger()
+        self.logger = RunLogger(self.run_dir, resume_epoch=self.epoch if resume else None, cfg=cfg)  # rank-aware
 
     # ----------------------------------------------------------------------------------- state
     def _state(self) -> dict:
