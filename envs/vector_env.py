@@ -172,6 +172,10 @@ class GlimpseVectorEnv(VectorEnv):
         """The current canvases (B, S, S) in 0..255 and, with ``locations()``, what rendering needs."""
         return self._canvas
 
+    def labels(self) -> torch.Tensor:
+        """The true digits (B,) of the current canvases (full-image baselines train on them)."""
+        return self._labels
+
     def locations(self) -> torch.Tensor:
         """Locations visited so far in this episode, (t+1, B, 2)."""
         return torch.stack(self._locs)

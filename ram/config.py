@@ -42,6 +42,8 @@ class ModelConfig:
     core: str = "rnn"  # rnn (ReLU, as in the paper) or lstm
     loc_std: float = 0.15  # fixed std of the Gaussian location policy
     start: str = "center"  # first glimpse at the centre or at a random location
+    fc_hidden: int = 256  # baseline 'fc': width of both hidden layers (the paper: 64 or 256)
+    cnn_width: int = 32  # baseline 'cnn': channels of the first block (then 2x, 4x, 8x)
 
 
 @dataclass
@@ -88,7 +90,7 @@ class Config:
 
 CHOICES = {
     "data.benchmark": tuple(BENCHMARKS),
-    "model.name": ("ram",),
+    "model.name": ("ram", "fc", "cnn_paper", "cnn"),  # the last three: ram/baselines.py
     "model.core": ("rnn", "lstm"),
     "model.start": ("center", "random"),
     "eval.select": ("deterministic", "single"),
@@ -97,9 +99,9 @@ CHOICES = {
     "logger.wandb": ("auto", "online", "offline", "disabled"),
 }
 POSITIVE = ("data.canvas_size", "data.val_size", "model.glimpse_size", "model.scales", "model.glimpses",
-            "model.glimpse_hidden", "model.loc_hidden", "model.hidden", "model.loc_std", "train.epochs",
-            "train.batch_size", "train.lr", "train.log_every", "eval.batch_size", "eval.mc_samples",
-            "logger.init_timeout")
+            "model.glimpse_hidden", "model.loc_hidden", "model.hidden", "model.loc_std", "model.fc_hidden",
+            "model.cnn_width", "train.epochs", "train.batch_size", "train.lr", "train.log_every", "eval.batch_size",
+            "eval.mc_samples", "logger.init_timeout")
 NON_NEGATIVE = ("data.distractors", "data.train_size", "train.lr_min", "train.weight_decay", "train.grad_clip",
                 "train.reinforce_weight", "train.threads", "train.checkpoint_every")
 

@@ -28,6 +28,8 @@ import torch.nn as nn
 
 from ram.checkpoint import CheckpointError
 from ram.config import ConfigError
+from ram.baselines import baseline_loss
+from ram.model import RAM
 from ram.rollout import hybrid_loss, rollout
 
 RANK_SEED_STRIDE = 100_003  # rank r draws from seed + r * stride: streams of nearby seeds never overlap
@@ -159,6 +161,8 @@ class RolloutLoss(nn.Module):
         self.model, self.reinforce_weight = model, reinforce_weight
 
     def forward(self, env, generator, options: dict):
+        if not isinstance(self.model, RAM):  # a full-image baseline on the same env's canvases
+            return baseline_loss(self.model, env, options["indices"])
         r = rollout(self.model, env, generator=generator, options=options)
         return hybrid_loss(r, self.reinforce_weight)
 
@@ -175,4 +179,4 @@ def data_parallel(model: nn.Module, reinforce_weight: float, device: torch.devic
         return module
     return nn.parallel.DistributedDataParallel(
         module, device_ids=[device.index] if device.type == "cuda" else None,
-        find_unused_parameters=model.glimpses < 2)
+        find_unused_parameters=getattr(model, "glimpses", 2) < 2)

@@ -10,11 +10,13 @@ import torch
 from tqdm import tqdm
 
 from envs.vector_env import GlimpseVectorEnv
+from ram.baselines import baseline_error, build_baseline
 from ram.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ram.config import Config, from_dict, save_config, to_dict
 from ram.distributed import average, data_parallel, gather, is_main, local_device, lr_scale, on_main, \
     own_rng, rank_seed, shard, world_size
 from ram.logger import RunLogger
+from ram.macs import model_macs
 from ram.model import RAM
 from ram.rollout import rollout
 
@@ -36,6 +38,8 @@ def make_env(cfg: Config, split: str, batch: int, device) -> GlimpseVectorEnv:
 
 
 def build_model(cfg: Config) -> torch.nn.Module:
+    if cfg.model.name != "ram":  # a full-image baseline: ram/baselines.py
+        return build_baseline(cfg.model, cfg.data.canvas_size)
     return RAM.from_config(cfg.model)
 
 
@@ -190,7 +194,7 @@ class Trainer:
         while self.epoch < cfg.train.epochs:
             train_stats = self.train_epoch()
             self.epoch, self.step_in_epoch = self.epoch + 1, 0
-            val = {"val_error": on_main(lambda: evaluate(self.model, val_env, cfg.eval.select))}  # one decision
+            val = {"val_error": on_main(lambda: self._evaluate(val_env, cfg.eval.select))}  # one decision
             improved = val["val_error"] < self.best_val
             if improved:
                 self.best_val, self.best_epoch = val["val_error"], self.epoch
@@ -206,19 +210,27 @@ class Trainer:
             self.save("last.pt")
         return self.test(time.perf_counter() - t0) if is_main() else {}
 
+    def _evaluate(self, env: GlimpseVectorEnv, mode: str) -> float:
+        if self.cfg.model.name != "ram":  # deterministic: every mode is the same single forward pass
+            return baseline_error(self.model, env)
+        return evaluate(self.model, env, mode, self.cfg.eval.mc_samples)
+
     def test(self, wall_time: float) -> dict:
         cfg = self.cfg
         best = load_checkpoint(self.ckpt_dir / "best.pt", self.device)
         self.model.load_state_dict(best["model"])
         test_env = make_env(cfg, "test", cfg.eval.batch_size, self.device)
+        if cfg.model.name == "ram":
+            errors = {f"test_error_{mode}": self._evaluate(test_env, mode) for mode in ("single", "deterministic", "mc")}
+        else:  # a baseline has no sampling: single, deterministic and MC are the same number
+            errors = dict.fromkeys(("test_error_single", "test_error_deterministic", "test_error_mc"),
+                                   self._evaluate(test_env, "deterministic"))
+            errors["test_error_note"] = "full-image baseline: one deterministic pass, the three test errors are equal"
         results = {
-            "benchmark": cfg.data.benchmark, "model": cfg.model.name,
-            "test_error_single": evaluate(self.model, test_env, "single"),
-            "test_error_deterministic": evaluate(self.model, test_env, "deterministic"),
-            "test_error_mc": evaluate(self.model, test_env, "mc", cfg.eval.mc_samples),
-            "mc_samples": cfg.eval.mc_samples,
+            "benchmark": cfg.data.benchmark, "model": cfg.model.name, **errors,
+            "mc_samples": cfg.eval.mc_samples if cfg.model.name == "ram" else None,
             "val_error_best": self.best_val, "best_epoch": self.best_epoch, "epochs": self.epoch,
-            "params": count_params(self.model),
+            "params": count_params(self.model), "macs": model_macs(self.model, cfg.data.canvas_size),
             "train_images_per_s": self.train_images / max(self.train_time, 1e-9),
             "train_time_s": self.train_time, "wall_time_s": wall_time,
             "device": str(self.device), "threads": torch.get_num_threads(), "torch": torch.__version__,
