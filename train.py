@@ -16,6 +16,7 @@ from pathlib import Path
 from envs.mnist import DataError
 from ram.checkpoint import CheckpointError
 from ram.config import ConfigError, load_config
+from ram.guard import Interrupted, stop_on_sigint
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "cluttered60.yaml"
 
@@ -32,6 +33,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    run_dir = args.out
     try:
         if args.resume:
             if args.out is None:
@@ -48,10 +50,19 @@ def main(argv=None) -> int:
                 raise ConfigError(f"{run_dir} already holds a run: add --resume to continue it, or pick another --out")
         from ram.trainer import Trainer  # after validation: a typo never waits for torch to import
 
-        Trainer(cfg, run_dir, resume=args.resume).fit()
-    except (ConfigError, DataError, CheckpointError, ValueError) as e:
+        trainer = Trainer(cfg, run_dir, resume=args.resume)
+        with stop_on_sigint(trainer):  # Ctrl-C saves a checkpoint at the next step, then stops
+            trainer.fit()
+    except (ConfigError, DataError, CheckpointError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Interrupted as e:
+        print(e, file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        where = f": resume from its last checkpoint with: python train.py --out {run_dir} --resume" if run_dir else ""
+        print(f"\ninterrupted without saving{where}", file=sys.stderr)
+        return 130
     return 0
 
 
