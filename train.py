@@ -4,6 +4,7 @@
     python train.py --config configs/mnist28.yaml train.epochs=10
     python train.py --data-dir ../shared/data/mnist train.epochs=1 data.train_size=2048
     python train.py --out runs/my-run --resume        # continue an interrupted run
+    torchrun --nproc_per_node=4 train.py              # 4 GPUs (or CPU processes), DistributedDataParallel
 """
 
 from __future__ import annotations
@@ -48,11 +49,14 @@ def main(argv=None) -> int:
             run_dir = Path(args.out or f"runs/{cfg.data.benchmark}-{cfg.model.name}-{stamp}")
             if (run_dir / "checkpoints" / "last.pt").exists():
                 raise ConfigError(f"{run_dir} already holds a run: add --resume to continue it, or pick another --out")
+        from ram import distributed
         from ram.trainer import Trainer  # after validation: a typo never waits for torch to import
 
-        trainer = Trainer(cfg, run_dir, resume=args.resume)
-        with stop_on_sigint(trainer):  # Ctrl-C saves a checkpoint at the next step, then stops
-            trainer.fit()
+        with distributed.session(cfg.train):  # a no-op unless started by torchrun
+            run_dir = distributed.agree(run_dir)  # the default name holds a clock: take rank 0's
+            trainer = Trainer(cfg, run_dir, resume=args.resume)
+            with stop_on_sigint(trainer):  # Ctrl-C saves a checkpoint at the next step, then stops
+                trainer.fit()
     except (ConfigError, DataError, CheckpointError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

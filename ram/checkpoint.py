@@ -23,8 +23,8 @@ class CheckpointError(RuntimeError):
     """A checkpoint that is missing, unreadable, or of another model."""
 
 
-# What may differ between a checkpoint and the config that uses it. Everything else must match:
-# resuming with another model, data or optimizer setting would not continue the same run.
+# What may differ between a checkpoint and the config that resumes it (and every logger.* key). Everything
+# else must match: resuming with another model, data or optimizer setting would not continue the same run.
 RESUME_MAY_CHANGE = {"data.data_dir", "train.epochs", "train.device", "train.threads", "train.log_every",
                      "train.checkpoint_every", "eval.batch_size", "eval.mc_samples", "eval.select"}
 VIEW_MUST_MATCH = ("model.",)  # viewing or evaluating needs the same network only
@@ -81,7 +81,7 @@ def check_compatible(state: dict, cfg: Config, path: Path | str = "checkpoint", 
     if purpose == "view":
         keys = [k for k in wanted if k.startswith(VIEW_MUST_MATCH)]
     else:
-        keys = [k for k in wanted if k not in RESUME_MAY_CHANGE]
+        keys = [k for k in wanted if k not in RESUME_MAY_CHANGE and not k.startswith("logger.")]
     missing = [k for k in keys if k not in saved]
     if missing:
         raise CheckpointError(f"{path} has no {missing[0]} in its config: it was written by another version of "

@@ -49,8 +49,9 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     epochs: int = 100
-    batch_size: int = 128
+    batch_size: int = 128  # per process: under torchrun the global batch is batch_size x world size
     lr: float = 1e-3
+    lr_scaling: str = "none"  # none, linear or sqrt: lr and lr_min times the world size or its square root
     lr_min: float = 1e-5  # cosine decay floor
     weight_decay: float = 0.0
     grad_clip: float = 5.0  # max gradient norm; 0 = off
@@ -70,11 +71,21 @@ class EvalConfig:
 
 
 @dataclass
+class LoggerConfig:
+    wandb: str = "auto"  # auto (online if logged in, else offline), online, offline, disabled
+    project: str | None = None  # null = $WANDB_PROJECT, else "ram"
+    entity: str | None = None  # null = $WANDB_ENTITY, else your default entity
+    init_timeout: float = 15.0  # seconds to wait for the server before falling back to offline
+    log_checkpoint: bool = False  # upload checkpoints/best.pt as a wandb artifact at the end
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
 
 
 CHOICES = {
@@ -83,10 +94,14 @@ CHOICES = {
     "model.core": ("rnn", "lstm"),
     "model.start": ("center", "random"),
     "eval.select": ("deterministic", "single"),
+    "train.lr_scaling": ("none", "linear", "sqrt"),
+
+    "logger.wandb": ("auto", "online", "offline", "disabled"),
 }
 POSITIVE = ("data.canvas_size", "data.val_size", "model.glimpse_size", "model.scales", "model.glimpses",
             "model.glimpse_hidden", "model.loc_hidden", "model.hidden", "model.loc_std", "train.epochs",
-            "train.batch_size", "train.lr", "train.log_every", "eval.batch_size", "eval.mc_samples")
+            "train.batch_size", "train.lr", "train.log_every", "eval.batch_size", "eval.mc_samples",
+            "logger.init_timeout")
 NON_NEGATIVE = ("data.distractors", "data.train_size", "train.lr_min", "train.weight_decay", "train.grad_clip",
                 "train.reinforce_weight", "train.threads", "train.checkpoint_every")
 

@@ -39,6 +39,16 @@ def finite(value) -> bool:
     return math.isfinite(float(value))
 
 
+def all_ranks_ok(ok: bool, device) -> bool:
+    """True only if ``ok`` on every process, so that all ranks of a torchrun job stop together (one
+    all-reduce at the moments this is asked; nothing at all in a single process)."""
+    from ram.distributed import average, world_size
+
+    if world_size() == 1:
+        return ok
+    return bool(average({"ok": torch.tensor(float(ok), device=device)})["ok"] == 1)
+
+
 def params_finite(model: torch.nn.Module) -> bool:
     """One host sync for all parameters."""
     return bool(torch.stack([p.detach().isfinite().all() for p in model.parameters()]).all())
@@ -47,13 +57,19 @@ def params_finite(model: torch.nn.Module) -> bool:
 @contextlib.contextmanager
 def stop_on_sigint(trainer):
     """While active, the first Ctrl-C asks ``trainer`` to save and stop at the next step boundary
-    (``trainer.stop_requested``); a second one stops at once, without saving."""
+    (``trainer.stop_requested``); a second one stops at once, without saving. Under torchrun Ctrl-C
+    keeps its default (stop now): the run resumes from its last periodic checkpoint."""
     def ask(signum, frame):
         trainer.stop_requested = True
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C raises KeyboardInterrupt
         print("\nstopping at the next step boundary to save a checkpoint (Ctrl-C again to stop without saving)",
               file=sys.stderr, flush=True)
 
+    from ram.distributed import world_size
+
+    if world_size() > 1:  # ranks would see the flag at different steps and wait on each other forever
+        yield
+        return
     try:
         previous = signal.signal(signal.SIGINT, ask)
     except ValueError:  # not the main thread: Ctrl-C stays as it was

@@ -13,10 +13,12 @@ from envs.vector_env import GlimpseVectorEnv
 from ram.checkpoint import (capture_rng, check_compatible, load_checkpoint, restore_rng, save_checkpoint,
                             seed_all)
 from ram.config import Config, save_config, to_dict
-from ram.guard import Interrupted, NonFiniteError, finite, nonfinite_message, params_finite
+from ram.distributed import average, data_parallel, gather, is_main, local_device, lr_scale, on_main, \
+    own_rng, rank, rank_seed, shard, world_size
+from ram.guard import Interrupted, NonFiniteError, all_ranks_ok, finite, nonfinite_message, params_finite
 from ram.logger import RunLogger
 from ram.model import RAM
-from ram.rollout import hybrid_loss, rollout
+from ram.rollout import rollout
 
 EVAL_SEED = 1234  # evaluation rollouts draw from their own generator: scores are reproducible
 
@@ -73,17 +75,20 @@ class Trainer:
         t = cfg.train
         if t.threads:
             torch.set_num_threads(t.threads)
-        self.device = pick_device(t.device)
+        self.device = local_device(pick_device(t.device))
         seed_all(t.seed)
         self.model = build_model(cfg).to(self.device)
         self.env = make_env(cfg, "train", t.batch_size, self.device)
-        if self.env.size < t.batch_size:
-            raise ValueError(f"train.batch_size={t.batch_size} is larger than the {self.env.size} training digits")
-        self.env.generator.manual_seed(t.seed)
-        self.policy_rng = torch.Generator(self.device).manual_seed(t.seed + 1)
-        self.steps_per_epoch = self.env.size // t.batch_size  # the last partial batch is dropped
+        if self.env.size < t.batch_size * world_size():
+            raise ValueError(f"train.batch_size={t.batch_size} x {world_size()} process(es) is larger than the "
+                             f"{self.env.size} training digits")
+        self.env.generator.manual_seed(rank_seed(t.seed))  # each rank its own canvases and policy noise
+        self.policy_rng = torch.Generator(self.device).manual_seed(rank_seed(t.seed) + 1)
+        self.rollout_loss = data_parallel(self.model, t.reinforce_weight, self.device)
+        self.steps_per_epoch = self.env.size // (t.batch_size * world_size())  # the last partial batch is dropped
         self.total_steps = self.steps_per_epoch * t.epochs
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr * lr_scale(t.lr_scaling),
+                                          weight_decay=t.weight_decay)
         floor = t.lr_min / t.lr
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(s / self.total_steps, 1))))
@@ -94,10 +99,10 @@ class Trainer:
         self.ckpt_dir = self.run_dir / "checkpoints"
         if resume:
             self._restore(load_checkpoint(self.ckpt_dir / "last.pt", self.device))
-        else:
+        elif is_main():
             self.run_dir.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.run_dir / "config.yaml")
-        self.logger = RunLogger(self.run_dir, resume_epoch=self.epoch if resume else None)
+        self.logger = RunLogger(self.run_dir, resume_epoch=self.epoch if resume else None, cfg=cfg)  # rank-aware
 
     # ----------------------------------------------------------------------------------- state
     def _state(self) -> dict:
@@ -108,31 +113,36 @@ class Trainer:
             "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
             "best_val": self.best_val, "best_epoch": self.best_epoch,
             "train_time": self.train_time, "train_images": self.train_images,
-            "totals": dict(self.totals),
+            "totals": {k: torch.as_tensor(v).cpu() for k, v in self.totals.items()},
             "rng": {**capture_rng(self.device), "env": self.env.generator.get_state(),
                     "policy": self.policy_rng.get_state()},
         }
 
     def _restore(self, state: dict) -> None:
         check_compatible(state, self.cfg, self.ckpt_dir / "last.pt", purpose="resume")
+        state = {**state, "rng": own_rng(state, self.ckpt_dir / "last.pt")}
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         for key in ("epoch", "step_in_epoch", "global_step", "best_val", "best_epoch", "train_time", "train_images"):
             setattr(self, key, state[key])
-        self.totals, self.saved_step = dict(state.get("totals") or {}), self.global_step
+        totals = state["totals_ranks"][rank()] if "totals_ranks" in state else state.get("totals", {})
+        self.totals = {k: v.to(self.device) for k, v in totals.items()}
+        self.saved_step = self.global_step
         restore_rng(state["rng"])
         self.env.generator.set_state(state["rng"]["env"])
         self.policy_rng.set_state(state["rng"]["policy"])
 
     def save(self, name: str = "last.pt") -> None:
         """Only a finite model is saved, so the last good checkpoint survives a numerical fault."""
-        loss_sum = self.totals.get("loss")
-        if loss_sum is not None and not finite(loss_sum):
-            self._stop_nonfinite("the loss", "non-finite")
-        if not params_finite(self.model):
-            self._stop_nonfinite("a parameter", "non-finite")
-        save_checkpoint(self._state(), self.ckpt_dir / name)
+        loss_ok = "loss" not in self.totals or finite(self.totals["loss"])
+        if not all_ranks_ok(loss_ok and params_finite(self.model), self.device):  # every rank stops together
+            self._stop_nonfinite("the loss" if not loss_ok else "a parameter", "non-finite")
+        state = self._state()
+        ranks = gather({"rng": state["rng"], "totals": state["totals"]})  # every rank resumes its own streams
+        if is_main():
+            save_checkpoint({**state, "world_size": len(ranks), "rng_ranks": [r["rng"] for r in ranks],
+                             "totals_ranks": [r["totals"] for r in ranks]}, self.ckpt_dir / name)
         self.saved_step = self.global_step
 
     def _stop_nonfinite(self, what: str, value) -> None:
@@ -146,8 +156,7 @@ class Trainer:
         return torch.randperm(self.env.size, generator=g).to(self.device)
 
     def train_step(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
-        r = rollout(self.model, self.env, generator=self.policy_rng, options={"indices": index})
-        loss, stats = hybrid_loss(r, self.cfg.train.reinforce_weight)
+        loss, stats = self.rollout_loss(self.env, self.policy_rng, {"indices": index})  # DDP: grads all-reduce
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.train.grad_clip:
@@ -158,11 +167,11 @@ class Trainer:
         return stats
 
     def train_epoch(self) -> dict[str, float]:
-        t, B = self.cfg.train, self.cfg.train.batch_size
+        t, B = self.cfg.train, self.cfg.train.batch_size * world_size()  # the global batch
         order = self.epoch_order(self.epoch)
         totals = self.totals = self.totals if self.step_in_epoch else {}  # resumed mid-epoch: keep the sums
         bar = tqdm(range(self.step_in_epoch, self.steps_per_epoch), desc=f"epoch {self.epoch + 1}/{t.epochs}",
-                   leave=False, dynamic_ncols=True, mininterval=1.0)
+                   leave=False, dynamic_ncols=True, mininterval=1.0, disable=not is_main())
         start, done_steps = time.perf_counter(), 0
         for i in bar:
             if self.stop_requested:  # Ctrl-C: save between two steps, where the state is whole
@@ -170,14 +179,14 @@ class Trainer:
                 self.save()
                 raise Interrupted(f"interrupted at step {self.global_step} (epoch {self.epoch + 1}): saved "
                                   f"{self.ckpt_dir / 'last.pt'}; resume with: python train.py --out {self.run_dir} --resume")
-            stats = self.train_step(order[i * B:(i + 1) * B])
+            stats = self.train_step(shard(order[i * B:(i + 1) * B]))
             for k, v in stats.items():
                 totals[k] = totals.get(k, 0) + v.detach()
             self.step_in_epoch, self.global_step, done_steps = i + 1, self.global_step + 1, done_steps + 1
             if self.global_step % t.log_every == 0:  # .item() syncs with the device: only here
                 values = {k: v.item() for k, v in stats.items()}
-                if not finite(values["loss"]):
-                    self._stop_nonfinite("the loss", values["loss"])
+                if not all_ranks_ok(finite(values["loss"]), self.device):
+                    self._stop_nonfinite("the loss", values["loss"] if not finite(values["loss"]) else "non-finite")
                 rate = done_steps * B / (time.perf_counter() - start)
                 bar.set_postfix(loss=f"{values['loss']:.3f}", err=f"{values['error']:.3f}", img_s=f"{rate:.0f}")
                 self.logger.log_step({**values, "lr": self.scheduler.get_last_lr()[0], "images_per_s": rate},
@@ -189,8 +198,9 @@ class Trainer:
         bar.close()
         self._account(start, done_steps)
         n = max(sum(1 for _ in range(self.steps_per_epoch)), 1)
+        totals = average(totals)
         means = {f"train_{k}": (v / n).item() if torch.is_tensor(v) else v / n for k, v in totals.items()}
-        if not finite(means["train_loss"]):
+        if not finite(means["train_loss"]):  # averaged over ranks: every rank decides the same
             self._stop_nonfinite("the epoch's mean loss", means["train_loss"])
         return means
 
@@ -198,7 +208,7 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         self.train_time += time.perf_counter() - start
-        self.train_images += steps * self.cfg.train.batch_size
+        self.train_images += steps * self.cfg.train.batch_size * world_size()
 
     def fit(self) -> dict:
         cfg, t0 = self.cfg, time.perf_counter()
@@ -208,7 +218,7 @@ class Trainer:
         while self.epoch < cfg.train.epochs:
             train_stats = self.train_epoch()
             self.epoch, self.step_in_epoch = self.epoch + 1, 0
-            val = {"val_error": evaluate(self.model, val_env, cfg.eval.select)}
+            val = {"val_error": on_main(lambda: evaluate(self.model, val_env, cfg.eval.select))}  # one decision
             improved = val["val_error"] < self.best_val
             if improved:
                 self.best_val, self.best_epoch = val["val_error"], self.epoch
@@ -222,7 +232,7 @@ class Trainer:
             if improved:
                 self.save("best.pt")
             self.save("last.pt")
-        return self.test(time.perf_counter() - t0)
+        return self.test(time.perf_counter() - t0) if is_main() else {}
 
     def test(self, wall_time: float) -> dict:
         cfg = self.cfg

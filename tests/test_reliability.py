@@ -40,7 +40,8 @@ TIMING = {"train_images_per_s", "train_time_s", "wall_time_s", "images_per_s", "
 SMALL = ["--config", "configs/mnist28.yaml", "train.epochs=3", "data.train_size=512", "train.batch_size=64",
          "train.checkpoint_every=2", "train.threads=1", "data.val_size=200", "eval.batch_size=500",
          "eval.mc_samples=2", "model.hidden=64", "model.glimpse_hidden=32", "model.loc_hidden=32",
-         "model.start=random"]  # random first glimpses: the env generator matters in training and evaluation
+         "model.start=random",  # random first glimpses: the env generator matters in training and evaluation
+         "logger.wandb=disabled"]  # the dashboard has its own tests; here it would only add start-up time
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -205,7 +206,8 @@ def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_p
     # lr 1e30: Adam's first step moves every weight by ~1e30 (still finite), the second forward pass overflows
     code = train.main(["--config", str(REPO / "configs/mnist28.yaml"), "--data-dir", data_dir, "--out", str(out),
                        "train.epochs=1", "data.train_size=256", "train.batch_size=64", "data.val_size=200",
-                       "train.lr=1e30", "train.grad_clip=0", "train.checkpoint_every=1", f"train.log_every={log_every}"])
+                       "train.lr=1e30", "train.grad_clip=0", "train.checkpoint_every=1", f"train.log_every={log_every}",
+                       "logger.wandb=disabled"])
     assert code == 2
     message = capsys.readouterr().err.strip().splitlines()[-1]
     assert message.startswith(f"error: {caught_by} (epoch 1): training stopped; the last good checkpoint (step 1) "
