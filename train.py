@@ -17,6 +17,7 @@ from pathlib import Path
 from envs.mnist import DataError
 from ram.checkpoint import CheckpointError
 from ram.config import ConfigError, load_config
+from ram.guard import Interrupted, stop_on_sigint
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "cluttered60.yaml"
 
@@ -33,6 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    run_dir = args.out
     try:
         if args.resume:
             if args.out is None:
@@ -52,10 +54,19 @@ def main(argv=None) -> int:
 
         with distributed.session(cfg.train):  # a no-op unless started by torchrun
             run_dir = distributed.agree(run_dir)  # the default name holds a clock: take rank 0's
-            Trainer(cfg, run_dir, resume=args.resume).fit()
-    except (ConfigError, DataError, CheckpointError, ValueError) as e:
+            trainer = Trainer(cfg, run_dir, resume=args.resume)
+            with stop_on_sigint(trainer):  # Ctrl-C saves a checkpoint at the next step, then stops
+                trainer.fit()
+    except (ConfigError, DataError, CheckpointError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Interrupted as e:
+        print(e, file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        where = f": resume from its last checkpoint with: python train.py --out {run_dir} --resume" if run_dir else ""
+        print(f"\ninterrupted without saving{where}", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -145,7 +145,7 @@ def load_split(split: str, data_dir: str | os.PathLike | None = None, verify: bo
         raise ValueError(f"unknown MNIST split {split!r}: use 'train' or 'test'")
     root = resolve_data_dir(data_dir)
     explicit = bool(data_dir or os.environ.get("RAM_DATA_DIR"))
-    arrays = []
+    arrays, paths = [], []
     for name in SPLIT_FILES[split]:
         path = find_file(root, name)
         if path is None:
@@ -157,12 +157,14 @@ def load_split(split: str, data_dir: str | os.PathLike | None = None, verify: bo
             raise DataError(f"{path} has md5 {digest}, expected {FILES[name]}: the file is corrupt or not "
                             "the canonical MNIST; delete it and download it again")
         arrays.append(read_idx(path))
-    images, labels = arrays
-    if images.ndim != 3 or labels.ndim != 1:
-        raise DataError(f"MNIST {split} files in {root} are swapped or wrong: expected images (N, 28, 28) "
+        paths.append(path)
+    (images, labels), (image_path, label_path) = arrays, paths
+    if images.shape[1:] != (28, 28) or labels.ndim != 1:
+        raise DataError(f"{image_path} and {label_path} are swapped or wrong: expected images (N, 28, 28) "
                         f"and labels (N,), got {images.shape} and {labels.shape}")
     if len(images) != len(labels):
-        raise DataError(f"MNIST {split} files in {root} disagree: {len(images)} images but {len(labels)} labels")
+        raise DataError(f"{image_path} holds {len(images)} images but {label_path} holds {len(labels)} labels: "
+                        "the pair does not match; delete both and download them again")
     if labels.max(initial=0) > 9:
-        raise DataError(f"MNIST {split} labels in {root} hold the value {labels.max()}, expected digits 0-9")
+        raise DataError(f"{label_path} holds the label {labels.max()}, expected digits 0-9: the file is corrupt")
     return images, labels

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -106,6 +108,11 @@ NON_NEGATIVE = ("data.distractors", "data.train_size", "train.lr_min", "train.we
                 "train.reinforce_weight", "train.threads", "train.checkpoint_every")
 
 
+# YAML 1.1 reads 1e-4 as a string (it wants 1.0e-4); a float field takes it as the number it means
+FLOAT_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
 def to_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)
 
@@ -123,6 +130,8 @@ def _coerce(value, annotation, where: str):
         if kind is int and isinstance(value, int) and not isinstance(value, bool):
             return value
         if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if kind is float and isinstance(value, str) and FLOAT_TEXT.fullmatch(value.strip()):
             return float(value)
         if kind is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
@@ -171,10 +180,23 @@ def validate(cfg: Config) -> Config:
     for key in POSITIVE:
         if flat[key] <= 0:
             raise ConfigError(f"{key}={flat[key]} must be greater than 0")
+    for key, value in flat.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key}={value} must be a finite number")
     for key in NON_NEGATIVE:
         if flat[key] < 0:
             raise ConfigError(f"{key}={flat[key]} must not be negative")
-    d, m = cfg.data, cfg.model
+    d, m, t = cfg.data, cfg.model, cfg.train
+    for key in ("train.seed", "data.canvas_seed"):
+        if not 0 <= flat[key] < 2**32:
+            raise ConfigError(f"{key}={flat[key]} must be between 0 and 2**32-1")
+    if not DEVICE.fullmatch(t.device):
+        raise ConfigError(f"train.device={t.device!r} is not a device: use auto, cpu, cuda or cuda:N")
+    if t.lr_min > t.lr:
+        raise ConfigError(f"train.lr_min={t.lr_min} is above train.lr={t.lr}: the schedule decays from lr to lr_min")
+    if d.train_size and t.batch_size > d.train_size:
+        raise ConfigError(f"train.batch_size={t.batch_size} is larger than data.train_size={d.train_size}: "
+                          "lower the batch size or use more digits")
     if d.canvas_size < 28:
         raise ConfigError(f"data.canvas_size={d.canvas_size} must be at least 28 (an MNIST digit is 28x28)")
     if d.distractors and d.canvas_size < 8:
@@ -203,6 +225,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), data_
             raise ConfigError(f"config file {path} does not exist: see configs/ for the provided ones")
         try:
             layers.append((str(path), yaml.safe_load(path.read_text()) or {}))
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"config file {path} cannot be read ({e.__class__.__name__}): check it is a YAML text file") from None
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             at = f" at line {mark.line + 1}" if mark else ""

@@ -12,6 +12,14 @@ from pathlib import Path
 from ram.distributed import is_main
 
 
+def _epoch(line: str) -> float:
+    """The epoch of a metrics line; infinite for a torn or empty line, so it is dropped."""
+    try:
+        return json.loads(line).get("epoch", 0)
+    except (ValueError, AttributeError):
+        return float("inf")
+
+
 class RunLogger:
     def __init__(self, run_dir: Path, resume_epoch: int | None = None, cfg=None):
         """cfg: the run's Config; its ``logger`` section sets up the wandb mirror (None: files only)."""
@@ -21,10 +29,14 @@ class RunLogger:
         if not self.main:
             return
         if resume_epoch is not None and self.path.exists():
-            # a kill between the metrics line and the checkpoint leaves lines the resumed run will redo
-            lines = [l for l in self.path.read_text().splitlines() if l.strip()]
-            kept = [l for l in lines if json.loads(l).get("epoch", 0) <= resume_epoch]
-            self.path.write_text("".join(l + "\n" for l in kept))
+            # a kill between the metrics line and the checkpoint leaves lines the resumed run will redo,
+            # and a kill while writing one leaves half a line
+            kept = [l for l in self.path.read_text().splitlines() if _epoch(l) <= resume_epoch]
+            tmp = self.path.with_suffix(".jsonl.tmp")  # a kill while rewriting must not lose the history
+            tmp.write_text("".join(l + "\n" for l in kept))
+            tmp.replace(self.path)
+        elif resume_epoch is None:
+            self.path.unlink(missing_ok=True)  # a fresh run (train.py refuses a directory with a checkpoint)
         if cfg is not None:
             from ram.dashboard import start
 

@@ -11,10 +11,12 @@ from tqdm import tqdm
 
 from envs.vector_env import GlimpseVectorEnv
 from ram.baselines import baseline_error, build_baseline
-from ram.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from ram.config import Config, from_dict, save_config, to_dict
+from ram.checkpoint import (capture_rng, check_compatible, load_checkpoint, restore_rng, save_checkpoint,
+                            seed_all)
+from ram.config import Config, save_config, to_dict
 from ram.distributed import average, data_parallel, gather, is_main, local_device, lr_scale, on_main, \
-    own_rng, rank_seed, shard, world_size
+    own_rng, rank, rank_seed, shard, world_size
+from ram.guard import Interrupted, NonFiniteError, all_ranks_ok, finite, nonfinite_message, params_finite
 from ram.logger import RunLogger
 from ram.macs import model_macs
 from ram.model import RAM
@@ -26,6 +28,8 @@ EVAL_SEED = 1234  # evaluation rollouts draw from their own generator: scores ar
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"train.device={name} but this machine has no CUDA device: use train.device=cpu or auto")
     return torch.device(name)
 
 
@@ -52,6 +56,7 @@ def evaluate(model: RAM, env: GlimpseVectorEnv, mode: str, mc_samples: int = 10)
     """Error (fraction) over the env's whole fixed split. mode: single, deterministic or mc."""
     model.eval()
     generator = torch.Generator(env.device).manual_seed(EVAL_SEED)
+    env.generator.manual_seed(EVAL_SEED)  # random first glimpses (model.start=random) are fixed too
     N, B = env.size, env.num_envs
     wrong = torch.zeros((), device=env.device)
     for start in range(0, N, B):
@@ -75,7 +80,7 @@ class Trainer:
         if t.threads:
             torch.set_num_threads(t.threads)
         self.device = local_device(pick_device(t.device))
-        torch.manual_seed(t.seed)
+        seed_all(t.seed)
         self.model = build_model(cfg).to(self.device)
         self.env = make_env(cfg, "train", t.batch_size, self.device)
         if self.env.size < t.batch_size * world_size():
@@ -93,6 +98,8 @@ class Trainer:
             self.optimizer, lambda s: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(s / self.total_steps, 1))))
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.best_val, self.best_epoch, self.train_time, self.train_images = math.inf, 0, 0.0, 0
+        self.totals: dict[str, torch.Tensor] = {}  # sums of this epoch's step stats so far (saved mid-epoch)
+        self.stop_requested, self.saved_step = False, None  # set by Ctrl-C (ram.guard.stop_on_sigint)
         self.ckpt_dir = self.run_dir / "checkpoints"
         if resume:
             self._restore(load_checkpoint(self.ckpt_dir / "last.pt", self.device))
@@ -110,30 +117,41 @@ class Trainer:
             "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
             "best_val": self.best_val, "best_epoch": self.best_epoch,
             "train_time": self.train_time, "train_images": self.train_images,
-            "rng": {"torch": torch.get_rng_state(), "env": self.env.generator.get_state(),
+            "totals": {k: torch.as_tensor(v).cpu() for k, v in self.totals.items()},
+            "rng": {**capture_rng(self.device), "env": self.env.generator.get_state(),
                     "policy": self.policy_rng.get_state()},
         }
 
     def _restore(self, state: dict) -> None:
+        check_compatible(state, self.cfg, self.ckpt_dir / "last.pt", purpose="resume")
         state = {**state, "rng": own_rng(state, self.ckpt_dir / "last.pt")}
-        saved = from_dict(state["config"])
-        if to_dict(saved)["model"] != to_dict(self.cfg)["model"] or to_dict(saved)["data"] != to_dict(self.cfg)["data"]:
-            raise CheckpointError(f"checkpoint in {self.ckpt_dir} was trained with another model or data config: "
-                                  "resume with the run's own config.yaml")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         for key in ("epoch", "step_in_epoch", "global_step", "best_val", "best_epoch", "train_time", "train_images"):
             setattr(self, key, state[key])
-        torch.set_rng_state(state["rng"]["torch"])
+        totals = state["totals_ranks"][rank()] if "totals_ranks" in state else state.get("totals", {})
+        self.totals = {k: v.to(self.device) for k, v in totals.items()}
+        self.saved_step = self.global_step
+        restore_rng(state["rng"])
         self.env.generator.set_state(state["rng"]["env"])
         self.policy_rng.set_state(state["rng"]["policy"])
 
     def save(self, name: str = "last.pt") -> None:
+        """Only a finite model is saved, so the last good checkpoint survives a numerical fault."""
+        loss_ok = "loss" not in self.totals or finite(self.totals["loss"])
+        if not all_ranks_ok(loss_ok and params_finite(self.model), self.device):  # every rank stops together
+            self._stop_nonfinite("the loss" if not loss_ok else "a parameter", "non-finite")
         state = self._state()
-        ranks = gather(state["rng"])  # every rank resumes its own streams
+        ranks = gather({"rng": state["rng"], "totals": state["totals"]})  # every rank resumes its own streams
         if is_main():
-            save_checkpoint({**state, "world_size": len(ranks), "rng_ranks": ranks}, self.ckpt_dir / name)
+            save_checkpoint({**state, "world_size": len(ranks), "rng_ranks": [r["rng"] for r in ranks],
+                             "totals_ranks": [r["totals"] for r in ranks]}, self.ckpt_dir / name)
+        self.saved_step = self.global_step
+
+    def _stop_nonfinite(self, what: str, value) -> None:
+        raise NonFiniteError(nonfinite_message(what, value, self.global_step, self.epoch, self.saved_step,
+                                               self.run_dir))
 
     # ----------------------------------------------------------------------------------- training
     def epoch_order(self, epoch: int) -> torch.Tensor:
@@ -155,17 +173,24 @@ class Trainer:
     def train_epoch(self) -> dict[str, float]:
         t, B = self.cfg.train, self.cfg.train.batch_size * world_size()  # the global batch
         order = self.epoch_order(self.epoch)
-        totals: dict[str, torch.Tensor] = {}
+        totals = self.totals = self.totals if self.step_in_epoch else {}  # resumed mid-epoch: keep the sums
         bar = tqdm(range(self.step_in_epoch, self.steps_per_epoch), desc=f"epoch {self.epoch + 1}/{t.epochs}",
                    leave=False, dynamic_ncols=True, mininterval=1.0, disable=not is_main())
         start, done_steps = time.perf_counter(), 0
         for i in bar:
+            if self.stop_requested:  # Ctrl-C: save between two steps, where the state is whole
+                self._account(start, done_steps)
+                self.save()
+                raise Interrupted(f"interrupted at step {self.global_step} (epoch {self.epoch + 1}): saved "
+                                  f"{self.ckpt_dir / 'last.pt'}; resume with: python train.py --out {self.run_dir} --resume")
             stats = self.train_step(shard(order[i * B:(i + 1) * B]))
             for k, v in stats.items():
                 totals[k] = totals.get(k, 0) + v.detach()
             self.step_in_epoch, self.global_step, done_steps = i + 1, self.global_step + 1, done_steps + 1
             if self.global_step % t.log_every == 0:  # .item() syncs with the device: only here
                 values = {k: v.item() for k, v in stats.items()}
+                if not all_ranks_ok(finite(values["loss"]), self.device):
+                    self._stop_nonfinite("the loss", values["loss"] if not finite(values["loss"]) else "non-finite")
                 rate = done_steps * B / (time.perf_counter() - start)
                 bar.set_postfix(loss=f"{values['loss']:.3f}", err=f"{values['error']:.3f}", img_s=f"{rate:.0f}")
                 self.logger.log_step({**values, "lr": self.scheduler.get_last_lr()[0], "images_per_s": rate},
@@ -178,7 +203,10 @@ class Trainer:
         self._account(start, done_steps)
         n = max(sum(1 for _ in range(self.steps_per_epoch)), 1)
         totals = average(totals)
-        return {f"train_{k}": (v / n).item() if torch.is_tensor(v) else v / n for k, v in totals.items()}
+        means = {f"train_{k}": (v / n).item() if torch.is_tensor(v) else v / n for k, v in totals.items()}
+        if not finite(means["train_loss"]):  # averaged over ranks: every rank decides the same
+            self._stop_nonfinite("the epoch's mean loss", means["train_loss"])
+        return means
 
     def _account(self, start: float, steps: int) -> None:
         if self.device.type == "cuda":

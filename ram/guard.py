@@ -1,0 +1,81 @@
+"""Stopping a run safely: Ctrl-C saves a checkpoint first, and a non-finite loss never reaches one.
+
+Why the loss is not checked every step: ``loss.isfinite().item()`` would make the host wait for the
+device at every step, which costs throughput on a GPU. Instead the trainer checks at the moments it
+already waits for the device: at every log interval (the logged values are on the host anyway),
+before every checkpoint (saving copies the weights to the host anyway) and at the end of every epoch.
+Before a checkpoint it checks the sum of all losses since the epoch began, which is non-finite as soon
+as one step was, and every parameter. So a fault is caught at most ``log_every`` or
+``checkpoint_every`` steps late (those steps are wasted work, nothing more) and a checkpoint never
+holds a poisoned model: the last good one stays on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import sys
+
+import torch
+
+
+class NonFiniteError(ValueError):
+    """The loss or the weights became NaN or infinite; the run stopped before saving them."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C: the run saved a checkpoint at a step boundary and stopped. The message says how to go on."""
+
+
+def nonfinite_message(what: str, value, step: int, epoch: int, saved_step: int | None, run_dir) -> str:
+    kept = (f"the last good checkpoint (step {saved_step}) is kept in {run_dir}/checkpoints/last.pt"
+            if saved_step is not None else "no checkpoint had been written yet")
+    return (f"{what} is {value} at step {step} (epoch {epoch + 1}): training stopped; {kept}; lower train.lr or "
+            "set train.grad_clip and start a new run")
+
+
+def finite(value) -> bool:
+    return math.isfinite(float(value))
+
+
+def all_ranks_ok(ok: bool, device) -> bool:
+    """True only if ``ok`` on every process, so that all ranks of a torchrun job stop together (one
+    all-reduce at the moments this is asked; nothing at all in a single process)."""
+    from ram.distributed import average, world_size
+
+    if world_size() == 1:
+        return ok
+    return bool(average({"ok": torch.tensor(float(ok), device=device)})["ok"] == 1)
+
+
+def params_finite(model: torch.nn.Module) -> bool:
+    """One host sync for all parameters."""
+    return bool(torch.stack([p.detach().isfinite().all() for p in model.parameters()]).all())
+
+
+@contextlib.contextmanager
+def stop_on_sigint(trainer):
+    """While active, the first Ctrl-C asks ``trainer`` to save and stop at the next step boundary
+    (``trainer.stop_requested``); a second one stops at once, without saving. Under torchrun Ctrl-C
+    keeps its default (stop now): the run resumes from its last periodic checkpoint."""
+    def ask(signum, frame):
+        trainer.stop_requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C raises KeyboardInterrupt
+        print("\nstopping at the next step boundary to save a checkpoint (Ctrl-C again to stop without saving)",
+              file=sys.stderr, flush=True)
+
+    from ram.distributed import world_size
+
+    if world_size() > 1:  # ranks would see the flag at different steps and wait on each other forever
+        yield
+        return
+    try:
+        previous = signal.signal(signal.SIGINT, ask)
+    except ValueError:  # not the main thread: Ctrl-C stays as it was
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
