@@ -68,11 +68,18 @@ class EvalConfig:
 
 
 @dataclass
+class ViewConfig:
+    every: int = 0  # epochs between rollout GIFs in RUN_DIR/rollouts/ (also sent to the logger); 0 = off
+    n: int = 16  # validation canvases drawn in each GIF (the same ones every time)
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    view: ViewConfig = field(default_factory=ViewConfig)
 
 
 CHOICES = {
@@ -87,6 +94,8 @@ POSITIVE = ("data.canvas_size", "data.val_size", "model.glimpse_size", "model.sc
             "train.batch_size", "train.lr", "train.log_every", "eval.batch_size", "eval.mc_samples")
 NON_NEGATIVE = ("data.distractors", "data.train_size", "train.lr_min", "train.weight_decay", "train.grad_clip",
                 "train.reinforce_weight", "train.threads", "train.checkpoint_every")
+POSITIVE += ("view.n",)
+NON_NEGATIVE += ("view.every",)
 
 
 def to_dict(cfg) -> dict:
@@ -170,6 +179,8 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"data.data_dir={d.data_dir!r} does not exist: point it at a folder with the MNIST files")
     if not 0 < d.val_size < 60000:
         raise ConfigError(f"data.val_size={d.val_size} must be between 1 and 59999")
+    if cfg.view.every and cfg.view.n > d.val_size:
+        raise ConfigError(f"view.n={cfg.view.n} is more than the data.val_size={d.val_size} validation canvases")
     if d.train_size > 60000 - d.val_size:
         raise ConfigError(f"data.train_size={d.train_size} exceeds the {60000 - d.val_size} training digits left "
                           "after data.val_size")

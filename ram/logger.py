@@ -22,6 +22,10 @@ class RunLogger:
     def log_step(self, record: dict, step: int) -> None:
         """Per-step training values; the file keeps epochs only, dashboards may keep steps."""
 
+    def log_media(self, key: str, path: Path, step: int) -> None:
+        """A file already written into the run dir (a rollout GIF); the file is the record, dashboards
+        may upload it."""
+
     def finish(self, results: dict) -> None:
         path = self.path.parent / "results.json"
         tmp = path.with_suffix(".json.tmp")
