@@ -82,12 +82,19 @@ class LoggerConfig:
 
 
 @dataclass
+class ViewConfig:
+    every: int = 0  # epochs between rollout GIFs in RUN_DIR/rollouts/ (also sent to the logger); 0 = off
+    n: int = 16  # validation canvases drawn in each GIF (the same ones every time)
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    view: ViewConfig = field(default_factory=ViewConfig)
 
 
 CHOICES = {
@@ -97,15 +104,14 @@ CHOICES = {
     "model.start": ("center", "random"),
     "eval.select": ("deterministic", "single"),
     "train.lr_scaling": ("none", "linear", "sqrt"),
-
     "logger.wandb": ("auto", "online", "offline", "disabled"),
 }
 POSITIVE = ("data.canvas_size", "data.val_size", "model.glimpse_size", "model.scales", "model.glimpses",
             "model.glimpse_hidden", "model.loc_hidden", "model.hidden", "model.loc_std", "model.fc_hidden",
             "model.cnn_width", "train.epochs", "train.batch_size", "train.lr", "train.log_every", "eval.batch_size",
-            "eval.mc_samples", "logger.init_timeout")
+            "eval.mc_samples", "logger.init_timeout", "view.n")
 NON_NEGATIVE = ("data.distractors", "data.train_size", "train.lr_min", "train.weight_decay", "train.grad_clip",
-                "train.reinforce_weight", "train.threads", "train.checkpoint_every")
+                "train.reinforce_weight", "train.threads", "train.checkpoint_every", "view.every")
 
 
 # YAML 1.1 reads 1e-4 as a string (it wants 1.0e-4); a float field takes it as the number it means
@@ -209,6 +215,11 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"data.data_dir={d.data_dir!r} does not exist: point it at a folder with the MNIST files")
     if not 0 < d.val_size < 60000:
         raise ConfigError(f"data.val_size={d.val_size} must be between 1 and 59999")
+    if cfg.view.every and m.name != "ram":
+        raise ConfigError(f"view.every={cfg.view.every} draws glimpse rollouts, which model.name={m.name!r} does "
+                          "not make: set view.every=0")
+    if cfg.view.every and cfg.view.n > d.val_size:
+        raise ConfigError(f"view.n={cfg.view.n} is more than the data.val_size={d.val_size} validation canvases")
     if d.train_size > 60000 - d.val_size:
         raise ConfigError(f"data.train_size={d.train_size} exceeds the {60000 - d.val_size} training digits left "
                           "after data.val_size")

@@ -236,12 +236,23 @@ class Trainer:
             if improved:
                 self.save("best.pt")
             self.save("last.pt")
+            if cfg.view.every and self.epoch % cfg.view.every == 0 and is_main():
+                self.log_rollouts()
         return self.test(time.perf_counter() - t0) if is_main() else {}
 
     def _evaluate(self, env: GlimpseVectorEnv, mode: str) -> float:
         if self.cfg.model.name != "ram":  # deterministic: every mode is the same single forward pass
             return baseline_error(self.model, env)
         return evaluate(self.model, env, mode, self.cfg.eval.mc_samples)
+
+    def log_rollouts(self) -> Path:
+        """RUN_DIR/rollouts/epoch_XXX.gif: the current policy on the same validation canvases each time."""
+        from ram.view import rollout_gif  # drawing code loads only in runs that draw
+
+        path = rollout_gif(self.model, self.cfg, self.run_dir / "rollouts" / f"epoch_{self.epoch:03d}.gif",
+                           self.cfg.view.n, self.device, heading=f"epoch {self.epoch}: ")
+        self.logger.log_media("rollouts", path, self.global_step)
+        return path
 
     def test(self, wall_time: float) -> dict:
         cfg = self.cfg

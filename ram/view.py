@@ -1,0 +1,205 @@
+"""See where a trained RAM looked, what its retina returned, and what it answered.
+
+    python -m ram.view runs/my-run --n 16 --out view/            # a run dir means its checkpoints/best.pt
+    python -m ram.view runs/my-run/checkpoints/last.pt --stochastic --split val --mistakes-only
+
+Writes into --out (default RUN_DIR/view):
+    rollouts.gif      the samples on a grid: glimpse boxes (one colour per scale) and path at each step,
+                      then the guess against the true label (green right, red wrong)
+    rollouts.png      the last frame of the GIF, as a contact sheet
+    samples/*.png     per sample: the k patches the retina returned at each glimpse, and the class
+                      probabilities after the last one
+    index.html        all of it in one self-contained page that steps through time, mistakes listed first
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import copy
+import sys
+from pathlib import Path
+
+import torch
+
+from envs.mnist import DataError
+from ram import draw
+from ram.checkpoint import CheckpointError, load_checkpoint
+from ram.config import Config, ConfigError, from_dict
+from ram.model import RAM
+from ram.rollout import rollout
+
+MISTAKE_BATCH = 500  # canvases per rollout while searching a split for mistakes
+
+
+def checkpoint_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path / "checkpoints" / "best.pt" if path.is_dir() else path
+
+
+def default_out(ckpt: Path) -> Path:
+    """RUN_DIR/view for a run's checkpoint, else a folder beside the .pt file."""
+    return ckpt.parent.parent / "view" if ckpt.parent.name == "checkpoints" else ckpt.with_name(ckpt.stem + "_view")
+
+
+def load_agent(path: str | Path, data_dir: str | None = None, device="cpu") -> tuple[RAM, Config, dict]:
+    """The RAM model of a checkpoint (or of a run dir's best one), its config and the raw checkpoint.
+
+    The data folder saved in the checkpoint may not exist here: ``data_dir``, else the saved one if it
+    exists, else $RAM_DATA_DIR or the download cache."""
+    ckpt = checkpoint_path(path)
+    state = load_checkpoint(ckpt, device)
+    saved = state.get("config") if isinstance(state, dict) else None
+    if not isinstance(saved, dict) or "model" not in state:
+        raise CheckpointError(f"{ckpt} holds no 'config' and 'model': it is not a checkpoint written by train.py")
+    name = (saved.get("model") or {}).get("name", "ram")
+    if name != "ram":
+        raise ValueError(f"{ckpt} is a {name!r} checkpoint, which sees the whole image at once: there are no "
+                         "glimpses to view; pass a RAM checkpoint (model.name=ram)")
+    saved = copy.deepcopy(saved)
+    data = saved.setdefault("data", {})
+    if data_dir is not None or (data.get("data_dir") and not Path(data["data_dir"]).expanduser().is_dir()):
+        data["data_dir"] = data_dir
+    cfg = from_dict(saved)
+    model = RAM.from_config(cfg.model).to(device)
+    model.load_state_dict(state["model"])
+    return model.eval(), cfg, state
+
+
+def make_env(cfg: Config, split: str, batch: int, device):
+    from ram.trainer import make_env as trainer_env  # the trainer's env, so views match evaluation exactly
+
+    return trainer_env(cfg, split, batch, device)
+
+
+@torch.no_grad()
+def record(model: RAM, cfg: Config, split: str = "test", n: int = 16, deterministic: bool = True, seed: int = 0,
+           mistakes_only: bool = False, device="cpu") -> draw.Trace:
+    """Rollouts on n fixed canvases of the split, drawn in an order fixed by ``seed`` (which also seeds
+    the stochastic policy). With ``mistakes_only`` the split is searched, in that order, for n canvases
+    the agent gets wrong (fewer if it makes fewer mistakes)."""
+    if split not in ("val", "test"):
+        raise ValueError(f"split must be 'val' or 'test', got {split!r}")
+    if n < 1:
+        raise ValueError(f"--n must be at least 1, got {n}")
+    env = make_env(cfg, split, MISTAKE_BATCH if mistakes_only else n, device)
+    if n > env.size:
+        raise ValueError(f"--n {n} is more than the {env.size} canvases of the {split} split: ask for fewer")
+    order = torch.randperm(env.size, generator=torch.Generator().manual_seed(seed)).to(env.device)
+    policy = torch.Generator(env.device).manual_seed(seed)
+    env.generator.manual_seed(seed)  # random first glimpses, when the model starts at random
+    if not mistakes_only:
+        index = order[:n]
+        r = rollout(model, env, deterministic, policy, {"indices": index}, record=True)
+        return draw.Trace.from_rollout(r, env.canvases(), index.cpu().numpy())
+    found, count, B = [], 0, env.num_envs
+    for start in range(0, env.size, B):
+        index = order[torch.arange(start, start + B, device=env.device) % env.size]  # the last batch wraps
+        r = rollout(model, env, deterministic, policy, {"indices": index}, record=True)
+        trace = draw.Trace.from_rollout(r, env.canvases(), index.cpu().numpy())
+        valid = torch.arange(start, start + B) < env.size
+        wrong = (~torch.as_tensor(trace.correct) & valid).nonzero().squeeze(1).numpy()[:n - count]
+        if len(wrong):
+            found.append(trace.select(wrong))
+            count += len(wrong)
+        if count >= n:
+            break
+    if not found:
+        raise ValueError(f"the agent makes no mistake on the {env.size} {split} canvases: nothing to show with "
+                         "--mistakes-only")
+    return draw.Trace.cat(found)
+
+
+def write_gif(trace: draw.Trace, path: Path, heading: str = "", zoom: int = 0) -> list:
+    """The GIF alone (what the trainer logs); returns its frames."""
+    grid = draw.make_grid(trace, zoom)
+    images = draw.frames(trace, grid, heading)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draw.save_gif(images, path)
+    return images
+
+
+def write_view(trace: draw.Trace, out: Path, meta: dict, zoom: int = 0) -> dict[str, Path]:
+    """rollouts.gif, rollouts.png, samples/*.png and index.html in ``out``."""
+    from ram.view_page import page
+
+    out.mkdir(parents=True, exist_ok=True)
+    grid = draw.make_grid(trace, zoom)
+    images = draw.frames(trace, grid)
+    draw.save_gif(images, out / "rollouts.gif")
+    draw.to_palette(images[-1]).save(out / "rollouts.png", optimize=True)
+    (out / "samples").mkdir(exist_ok=True)
+    strips = []
+    for i in range(len(trace.labels)):
+        png = draw.png_bytes(draw.retina_strip(trace, i))
+        (out / "samples" / f"{i:03d}_canvas{trace.indices[i]}.png").write_bytes(png)
+        strips.append(png)
+    uri = lambda png: "data:image/png;base64," + base64.b64encode(png).decode()  # noqa: E731
+    html = page(meta, trace, grid, [uri(draw.png_bytes(im)) for im in images], [uri(s) for s in strips])
+    (out / "index.html").write_text(html, encoding="utf-8")
+    return {"gif": out / "rollouts.gif", "png": out / "rollouts.png", "html": out / "index.html",
+            "samples": out / "samples"}
+
+
+def rollout_gif(model: RAM, cfg: Config, path: Path, n: int, device, heading: str = "") -> Path:
+    """The trainer's periodic view: deterministic rollouts on the same n validation canvases every time
+    (validation, so the test split stays unseen until the end). Leaves the model in its mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        trace = record(model, cfg, "val", n, deterministic=True, seed=0, device=device)
+    finally:
+        model.train(was_training)
+    write_gif(trace, path, heading)
+    return path
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m ram.view", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT",
+                   help="a run directory (uses checkpoints/best.pt) or a .pt file")
+    p.add_argument("--n", type=int, default=16, help="how many samples (default 16)")
+    p.add_argument("--out", default=None, help="output folder (default: RUN_DIR/view)")
+    p.add_argument("--split", choices=("test", "val"), default="test", help="which fixed canvases (default test)")
+    policy = p.add_mutually_exclusive_group()
+    policy.add_argument("--deterministic", dest="deterministic", action="store_true", default=True,
+                        help="look where the policy's mean points (default)")
+    policy.add_argument("--stochastic", dest="deterministic", action="store_false",
+                        help="sample locations from the Gaussian policy, as in training")
+    p.add_argument("--mistakes-only", action="store_true", help="show only canvases the agent gets wrong")
+    p.add_argument("--seed", type=int, default=0, help="picks the canvases and the policy's noise (default 0)")
+    p.add_argument("--zoom", type=int, default=0,
+                   help="screen pixels per canvas pixel (default: about 240 px a canvas)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder with the MNIST files (default: the run's, else $RAM_DATA_DIR)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.zoom < 0:
+            raise ValueError(f"--zoom must be 0 (automatic) or more, got {args.zoom}")
+        model, cfg, state = load_agent(args.checkpoint, args.data_dir, args.device)
+        trace = record(model, cfg, args.split, args.n, args.deterministic, args.seed, args.mistakes_only, args.device)
+        ckpt = checkpoint_path(args.checkpoint)
+        out = Path(args.out) if args.out else default_out(ckpt)
+        meta = {"checkpoint": str(ckpt), "benchmark": cfg.data.benchmark, "canvas_size": cfg.data.canvas_size,
+                "epoch": state.get("epoch"), "split": args.split, "seed": args.seed,
+                "policy": "deterministic" if args.deterministic else "stochastic",
+                "mistakes_only": args.mistakes_only, "glimpse_size": cfg.model.glimpse_size,
+                "scales": cfg.model.scales, "glimpses": cfg.model.glimpses}
+        paths = write_view(trace, out, meta, args.zoom)
+    except (ConfigError, DataError, CheckpointError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    right = int(trace.correct.sum())
+    print(f"{right}/{len(trace.labels)} right on {args.split} canvases ({meta['policy']} policy); wrote "
+          f"{paths['gif']}, {paths['png']}, {paths['samples']}/ and {paths['html']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
