@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 import torch
-from gymnasium import spaces
+from gymnasium import logger, spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
@@ -47,7 +47,8 @@ class GlimpseVectorEnv(VectorEnv):
 
     ## Action Space
     ``Dict(loc=Box(-1, 1, (2,)), label=Discrete(10))`` per sub-environment: where to look next, as
-    (x, y) with (-1, -1) the top-left corner, and a class guess, which only counts at the last step.
+    (x, y) with (-1, -1) the top-left corner, and a class guess. The location counts at every step but
+    the last (there is no glimpse after the last one), the guess only at the last step.
 
     ## Observation Space
     ``Dict(glimpse=Box(0, 1, (scales, glimpse_size, glimpse_size)), loc=Box(-1, 1, (2,)))``: the
@@ -62,8 +63,10 @@ class GlimpseVectorEnv(VectorEnv):
 
     ## Episode End
     The episode terminates after ``glimpses`` glimpses, that is after ``glimpses`` steps: the action
-    of step t picks the location of glimpse t+1, and the guess of the last step is scored. ``info``
-    then holds ``label``, the true digit, for supervised (hybrid) training. Autoreset is next-step.
+    of step t picks the location of glimpse t+1, and the guess of the last step is scored. The
+    terminal observation repeats the last glimpse (no glimpse T+1 is taken, so an episode costs the
+    sensor exactly T glimpses). ``info`` then holds ``label``, the true digit, for supervised (hybrid)
+    training. Autoreset is next-step.
 
     ## Arguments
     num_envs, canvas_size, distractors, glimpse_size, scales, glimpses, split ('train', 'val' or
@@ -72,7 +75,22 @@ class GlimpseVectorEnv(VectorEnv):
     'torch' tensors on ``device``), render_mode ('rgb_array').
 
     ``reset(options={"indices": idx})`` picks which digits (train) or fixed canvases (val/test) the
-    batch holds; without it they are drawn at random.
+    batch holds; without it they are drawn at random (so are the canvases an autoreset brings).
+
+    ## Seeding
+    ``reset(seed=s)`` (an int) seeds the one generator that the whole batch draws from, so the same
+    seed and actions give the same batch of episodes. Sub-environment i of a batch is not the episode
+    a single env seeded with s would play (the batch draws its canvases jointly), except where nothing
+    is random: on 'val' and 'test' with ``options={"indices": idx}`` and ``start="center"``, sub-env i
+    plays exactly the episode of ``GlimpseEnv`` reset with ``options={"index": idx[i]}``.
+
+    ## Returns
+    backend 'numpy': numpy arrays, rewards float64 and terminations/truncations bool (as
+    ``SyncVectorEnv`` gives them); backend 'torch': tensors on ``device``, rewards float32. Every call
+    returns new arrays, never views of the environment's state.
+
+    ## Version History
+    * v0: initial version
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2, "autoreset_mode": AutoresetMode.NEXT_STEP}
@@ -107,7 +125,7 @@ class GlimpseVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._t, self._autoreset = 0, False
-        self._canvas = self._table = self._labels = self._locs = None
+        self._canvas = self._table = self._labels = self._locs = self._glimpse = None
 
     @property
     def size(self) -> int:
@@ -117,21 +135,38 @@ class GlimpseVectorEnv(VectorEnv):
     def _out(self, x: torch.Tensor):
         return x.cpu().numpy() if self.backend == "numpy" else x
 
-    def _obs(self, loc: torch.Tensor) -> dict:
-        glimpse = self.retina.glimpse(self._table, loc)  # B, k, g, g
-        return {"glimpse": self._out(glimpse), "loc": self._out(loc.clone())}
+    def _reward(self, x: torch.Tensor):
+        return x.cpu().numpy().astype(np.float64) if self.backend == "numpy" else x
+
+    def _look(self, loc: torch.Tensor) -> dict:
+        """Take a glimpse at loc (B, 2), keep it, and return it as an observation."""
+        self._locs.append(loc)
+        self._glimpse = self.retina.glimpse(self._table, loc)  # B, k, g, g
+        return self._obs()
+
+    def _obs(self) -> dict:
+        """The last glimpse and its location, as new arrays: the env keeps its own for the terminal step."""
+        return {"glimpse": self._out(self._glimpse.clone()), "loc": self._out(self._locs[-1].clone())}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise ValueError(f"seed must be an int (it seeds the whole batch) or None, got {type(seed).__name__}")
         super().reset(seed=seed)
         if seed is not None:
-            self.generator.manual_seed(seed)
+            self.generator.manual_seed(int(seed))
         B, rand = self.num_envs, dict(generator=self.generator, device=self.device)
         if options and "indices" in options:
-            index = torch.as_tensor(options["indices"], device=self.device).long()
+            given = options["indices"]
+            if not torch.is_tensor(given):  # user input: check it here (tensors from the trainer: no host sync)
+                given = np.asarray(given)
+                if given.size and (given.min() < 0 or given.max() >= self.size):
+                    raise ValueError(f"options['indices'] must lie in [0, {self.size}) for split {self.split!r}")
+            index = torch.as_tensor(given, device=self.device).long()
             if index.shape != (B,):
                 raise ValueError(f"options['indices'] must hold num_envs={B} indices, got shape {tuple(index.shape)}")
         else:
             index = torch.randint(self.size, (B,), **rand)
+        self._canvas = self._table = self._glimpse = None  # free the last episode's buffers for this one's
         if self.split == "train":
             self._canvas = make_canvases(self._images, index, self.canvas_size, self.distractors, generator=self.generator)
         else:
@@ -142,31 +177,35 @@ class GlimpseVectorEnv(VectorEnv):
             loc = torch.zeros(B, 2, device=self.device)
         else:
             loc = torch.rand(B, 2, **rand) * 2 - 1
-        self._t, self._autoreset, self._locs = 0, False, [loc]
-        return self._obs(loc), {}
+        self._t, self._autoreset, self._locs = 0, False, []
+        return self._look(loc), {}
 
     def step(self, actions: dict):
         if self._autoreset:  # next-step autoreset: every sub-environment ends together
             obs, info = self.reset()
             zeros = torch.zeros(self.num_envs, device=self.device)
-            return obs, self._out(zeros), self._out(zeros.bool()), self._out(zeros.bool()), info
+            return obs, self._reward(zeros), self._out(zeros.bool()), self._out(zeros.bool()), info
         if self._table is None:
             raise RuntimeError("call reset() before step()")
-        loc = torch.as_tensor(actions["loc"], dtype=torch.float32, device=self.device).clamp(-1, 1)
         self._t += 1
-        self._locs.append(loc)
         done = self._t >= self.glimpses
         truncated = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
         info = {}
         if done:
+            if actions.get("label") is None:
+                raise ValueError("the last step's action needs a class guess: actions['label'] of shape (num_envs,)")
             guess = torch.as_tensor(actions["label"], device=self.device)
             reward = (guess == self._labels).float()
             info = {"label": self._out(self._labels.clone()), "_label": self._out(~truncated)}
-            self._autoreset = True
+            self._autoreset, self._table = True, None  # no glimpse follows: free the integral image now
         else:
             reward = torch.zeros(self.num_envs, device=self.device)
         terminated = torch.full_like(truncated, done)
-        return self._obs(loc), self._out(reward), self._out(terminated), self._out(truncated), info
+        if done:  # the episode had its T glimpses: the terminal observation repeats the last one
+            obs = self._obs()
+        else:
+            obs = self._look(torch.as_tensor(actions["loc"], dtype=torch.float32, device=self.device).clamp(-1, 1))
+        return obs, self._reward(reward), self._out(terminated), self._out(truncated), info
 
     def canvases(self) -> torch.Tensor:
         """The current canvases (B, S, S) in 0..255 and, with ``locations()``, what rendering needs."""
@@ -177,12 +216,19 @@ class GlimpseVectorEnv(VectorEnv):
         return self._labels
 
     def locations(self) -> torch.Tensor:
-        """Locations visited so far in this episode, (t+1, B, 2)."""
+        """Locations of the glimpses taken so far in this episode, (glimpses taken, B, 2); T at the end."""
         return torch.stack(self._locs)
 
     def render(self):
-        if self.render_mode != "rgb_array" or self._canvas is None:
+        """One RGB frame per sub-environment (a tuple): the canvas, the path so far and the last glimpse's boxes."""
+        if self.render_mode != "rgb_array":
+            logger.warn("render() needs render_mode='rgb_array', e.g. gymnasium.make_vec(id, render_mode='rgb_array')")
+            return None
+        if self._canvas is None:
             return None
         canvas, locs = self._canvas.cpu().numpy(), self.locations().cpu().numpy()
         return tuple(render_glimpses(canvas[b], locs[:, b], self.retina.size, self.retina.scales)
                      for b in range(self.num_envs))
+
+    def close_extras(self, **kwargs):
+        self._canvas = self._table = self._labels = self._locs = self._glimpse = None

@@ -68,8 +68,7 @@ class Trace:
 
     @classmethod
     def from_rollout(cls, r, canvases: torch.Tensor, indices) -> "Trace":
-        T = r.glimpses.shape[0]  # env.locations() also holds the unused proposal after the last glimpse
-        return cls(canvases.cpu().numpy(), r.locations[:T].cpu().numpy(), r.glimpses.cpu().numpy(),
+        return cls(canvases.cpu().numpy(), r.locations.cpu().numpy(), r.glimpses.cpu().numpy(),
                    r.logits.softmax(1).cpu().numpy(), r.labels.cpu().numpy(), np.asarray(indices))
 
     def select(self, keep) -> "Trace":

@@ -42,7 +42,7 @@ def rollout(model: RAM, env: GlimpseVectorEnv, deterministic: bool = False, gene
     empty = logits.new_zeros(0, env.num_envs)
     return Rollout(logits, torch.stack(log_probs) if log_probs else empty,
                    torch.stack(baselines) if baselines else empty, reward, info["label"],
-                   env.locations()[:model.glimpses], torch.stack(seen) if record else None)
+                   env.locations(), torch.stack(seen) if record else None)
 
 
 def hybrid_loss(r: Rollout, reinforce_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
