@@ -65,7 +65,7 @@ def evaluate(model: RAM, env: GlimpseVectorEnv, mode: str, mc_samples: int = 10)
         options = {"indices": index % N}
         if mode == "mc":
             probs = sum(rollout(model, env, False, generator, options).logits.softmax(1) for _ in range(mc_samples))
-            correct = probs.argmax(1) == env._labels
+            correct = probs.argmax(1) == env.labels()
         else:
             correct = rollout(model, env, mode == "deterministic", generator, options).reward.bool()
         wrong += (~correct & valid).sum()
@@ -98,6 +98,7 @@ class Trainer:
             self.optimizer, lambda s: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(s / self.total_steps, 1))))
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.best_val, self.best_epoch, self.train_time, self.train_images = math.inf, 0, 0.0, 0
+        self.wall_time, self.session_start = 0.0, time.perf_counter()  # wall time of earlier sessions, this one's start
         self.totals: dict[str, torch.Tensor] = {}  # sums of this epoch's step stats so far (saved mid-epoch)
         self.stop_requested, self.saved_step = False, None  # set by Ctrl-C (ram.guard.stop_on_sigint)
         self.ckpt_dir = self.run_dir / "checkpoints"
@@ -117,6 +118,7 @@ class Trainer:
             "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
             "best_val": self.best_val, "best_epoch": self.best_epoch,
             "train_time": self.train_time, "train_images": self.train_images,
+            "wall_time": self.wall_time + time.perf_counter() - self.session_start,
             "totals": {k: torch.as_tensor(v).cpu() for k, v in self.totals.items()},
             "rng": {**capture_rng(self.device), "env": self.env.generator.get_state(),
                     "policy": self.policy_rng.get_state()},
@@ -130,6 +132,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         for key in ("epoch", "step_in_epoch", "global_step", "best_val", "best_epoch", "train_time", "train_images"):
             setattr(self, key, state[key])
+        self.wall_time = state.get("wall_time", 0.0)
         totals = state["totals_ranks"][rank()] if "totals_ranks" in state else state.get("totals", {})
         self.totals = {k: v.to(self.device) for k, v in totals.items()}
         self.saved_step = self.global_step
@@ -201,7 +204,7 @@ class Trainer:
                 self.save()
         bar.close()
         self._account(start, done_steps)
-        n = max(sum(1 for _ in range(self.steps_per_epoch)), 1)
+        n = max(self.steps_per_epoch, 1)
         totals = average(totals)
         means = {f"train_{k}": (v / n).item() if torch.is_tensor(v) else v / n for k, v in totals.items()}
         if not finite(means["train_loss"]):  # averaged over ranks: every rank decides the same
@@ -215,7 +218,7 @@ class Trainer:
         self.train_images += steps * self.cfg.train.batch_size * world_size()
 
     def fit(self) -> dict:
-        cfg, t0 = self.cfg, time.perf_counter()
+        cfg = self.cfg
         val_env = make_env(cfg, "val", cfg.eval.batch_size, self.device)
         print(f"run {self.run_dir}: {cfg.data.benchmark} {cfg.model.name}, {count_params(self.model):,} parameters, "
               f"{self.env.size} training digits, device {self.device}, {torch.get_num_threads()} threads")
@@ -238,7 +241,7 @@ class Trainer:
             self.save("last.pt")
             if cfg.view.every and self.epoch % cfg.view.every == 0 and is_main():
                 self.log_rollouts()
-        return self.test(time.perf_counter() - t0) if is_main() else {}
+        return self.test(self.wall_time + time.perf_counter() - self.session_start) if is_main() else {}
 
     def _evaluate(self, env: GlimpseVectorEnv, mode: str) -> float:
         if self.cfg.model.name != "ram":  # deterministic: every mode is the same single forward pass

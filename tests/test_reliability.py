@@ -36,7 +36,7 @@ from ram.logger import RunLogger
 from ram.model import RAM
 from tests.conftest import REPO
 
-TIMING = {"train_images_per_s", "train_time_s", "wall_time_s", "images_per_s", "train_time"}
+TIMING = {"train_images_per_s", "train_time_s", "wall_time_s", "images_per_s", "train_time", "wall_time"}
 SMALL = ["--config", "configs/mnist28.yaml", "train.epochs=3", "data.train_size=512", "train.batch_size=64",
          "train.checkpoint_every=2", "train.threads=1", "data.val_size=200", "eval.batch_size=500",
          "eval.mc_samples=2", "model.hidden=64", "model.glimpse_hidden=32", "model.loc_hidden=32",
