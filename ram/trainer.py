@@ -15,6 +15,7 @@ from ram.config import Config, from_dict, save_config, to_dict
 from ram.logger import RunLogger
 from ram.model import RAM
 from ram.rollout import hybrid_loss, rollout
+from ram.speed import adam, configure
 
 EVAL_SEED = 1234  # evaluation rollouts draw from their own generator: scores are reproducible
 
@@ -70,7 +71,7 @@ class Trainer:
             torch.set_num_threads(t.threads)
         self.device = pick_device(t.device)
         torch.manual_seed(t.seed)
-        self.model = build_model(cfg).to(self.device)
+        self.model = configure(build_model(cfg).to(self.device), t, self.device)
         self.env = make_env(cfg, "train", t.batch_size, self.device)
         if self.env.size < t.batch_size:
             raise ValueError(f"train.batch_size={t.batch_size} is larger than the {self.env.size} training digits")
@@ -78,7 +79,7 @@ class Trainer:
         self.policy_rng = torch.Generator(self.device).manual_seed(t.seed + 1)
         self.steps_per_epoch = self.env.size // t.batch_size  # the last partial batch is dropped
         self.total_steps = self.steps_per_epoch * t.epochs
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        self.optimizer = adam(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         floor = t.lr_min / t.lr
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(s / self.total_steps, 1))))
