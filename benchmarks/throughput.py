@@ -148,16 +148,15 @@ def measure(spec: dict) -> dict:
     model, device = spec["model"], torch.device(spec["device"])
     row = dict(spec)
     if model == "cnn":
-        try:
-            from ram.baselines import baseline_error
-        except ImportError:
-            return {**row, "skipped": "ram.baselines is not on this branch: no CNN rows"}
+        if not (ROOT / "ram" / "baselines.py").is_file():  # not another checkout's module on sys.path
+            return {**row, "skipped": "ram/baselines.py is not in this checkout: no CNN rows"}
+        from ram.baselines import baseline_error
     torch.set_num_threads(spec["threads"])
     overrides = [f"train.device={device}", f"train.threads={spec['threads']}", f"train.batch_size={spec['batch']}",
                  f"eval.batch_size={spec['eval_batch']}", f"data.val_size={VAL_SIZE}", *OVERRIDES.get(model, [])]
     cfg = load_config(ROOT / "configs" / f"{spec['config']}.yaml", overrides, spec.get("data_dir"))
     quick = spec["quick"]
-    repeats, seconds, warmup = (3, 0.2, 2) if quick else (5, 0.4, 3)
+    repeats, seconds, warmup = (3, 0.2, 2) if quick else (5, 0.3, 3)
     B = cfg.train.batch_size
     with tempfile.TemporaryDirectory() as run_dir:
         rss_before = _status("VmRSS")
@@ -180,7 +179,7 @@ def measure(spec: dict) -> dict:
             row["train_peak_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
             row["train_gpu_busy_fraction"] = gpu_busy_fraction(train)
         elif hwm_reset and rss_start is not None:
-            row["train_peak_mb"] = _status("VmHWM") - rss_start  # growth of the resident set while training
+            row["train_peak_mb"] = max(0.0, _status("VmHWM") - rss_start)  # resident-set growth while training
         row["process_rss_mb"] = _status("VmRSS")
         row["setup_rss_mb"] = None if rss_before is None or rss_start is None else rss_start - rss_before
 
@@ -240,7 +239,7 @@ def summary(rows: list[dict]) -> list[str]:
 def table(rows: list[dict]) -> str:
     head = ("benchmark", "model", "device", "batch", "train img/s", "eval img/s", "sensor img/s", "train peak MiB")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for r in rows:
+    for r in sorted(rows, key=lambda r: (r["device"], r["threads"], r["batch"])):  # stable: configs stay in order
         if r.get("skipped") or r.get("error"):
             continue
         cells = (r["config"], r["model"], _where(r), str(r["batch"]),
@@ -256,10 +255,11 @@ def markdown(result: dict) -> str:
     where = f"{m['cpu']} ({m['logical_cpus']} logical CPUs{', ' + m['gpu'] if m['gpu'] else ''}), torch {m['torch']}"
     notes = [r for r in result["rows"] if r.get("skipped") or r.get("error")]
     text = [f"Measured with `python benchmarks/throughput.py{' --quick' if result['settings']['quick'] else ''}` "
-            f"on {where}; load average {result['loadavg_start']} at the start.", "", table(result["rows"]), ""]
+            f"on {where}; load average {result['loadavg_start']} at the start, {result.get('loadavg_end')} "
+            "at the end.", "", table(result["rows"]), ""]
     text += [f"- {line.strip()}" for line in summary(result["rows"])]
-    text += [f"- not measured: {r['config']} {r['model']} {_where(r)}: {r.get('skipped') or r.get('error')}"
-             for r in notes[:4]]
+    reasons = {r.get("skipped") or r.get("error"): r["model"] for r in notes}
+    text += [f"- not measured ({model}): {reason}" for reason, model in reasons.items()]
     return "\n".join(text)
 
 
@@ -291,7 +291,7 @@ def main(argv=None) -> int:
     configs = ["cluttered60"] if args.quick and args.configs == list(CONFIGS) else args.configs
     base = {"eval_batch": args.eval_batch, "quick": args.quick, "data_dir": args.data_dir}
     specs = [{**base, "config": c, "model": m, "device": "cpu", "threads": t, "batch": args.batch}
-             for t in args.threads for c in configs for m in (args.models or CPU_MODELS) if m != "ram_graphs"]
+             for c in configs for t in args.threads for m in (args.models or CPU_MODELS) if m != "ram_graphs"]
     if cuda:
         specs += [{**base, "config": c, "model": m, "device": "cuda", "threads": 1, "batch": b}
                   for b in args.cuda_batch for c in configs for m in (args.models or CUDA_MODELS)]
