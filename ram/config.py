@@ -63,6 +63,9 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads on CPU; 0 = torch's default
     log_every: int = 50  # steps between progress updates (each one syncs with the device)
     checkpoint_every: int = 0  # steps between mid-epoch checkpoints; 0 = at epoch ends only
+    amp: bool = False  # bf16 autocast of the model's matmuls (ram/speed.py)
+    compile: bool = False  # torch.compile the per-glimpse step (needs a C++ compiler on CPU)
+    cuda_graphs: bool = False  # CUDA only: compile with CUDA-graph replay ('reduce-overhead')
 
 
 @dataclass

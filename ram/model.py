@@ -83,19 +83,21 @@ class RAM(nn.Module):
     def step(self, glimpse: torch.Tensor, loc: torch.Tensor, state: tuple[torch.Tensor, ...],
              deterministic: bool = False, generator: torch.Generator | None = None) -> Step:
         """One glimpse in, the new state and the next location out."""
+        noise = None if deterministic else torch.randn(loc.shape, device=loc.device, generator=generator)  # B, 2
+        return Step(*self._step(glimpse, loc, state, noise))
+
+    def _step(self, glimpse: torch.Tensor, loc: torch.Tensor, state: tuple[torch.Tensor, ...],
+              noise: torch.Tensor | None) -> tuple:
+        """The arithmetic of ``step``, random draws excluded so that ``torch.compile`` can fuse it whole."""
         state = self.core(self.glimpse_net(glimpse, loc), state)
         h = state[0].detach()  # location and baseline nets must not push gradients into the core
-        mean = torch.tanh(self.location_net(h))  # B, 2
-        if deterministic:
-            sample = mean
-        else:
-            noise = torch.randn(mean.shape, device=mean.device, generator=generator)
-            sample = mean.detach() + self.loc_std * noise  # the sample itself carries no gradient
+        mean = torch.tanh(self.location_net(h).float())  # B, 2; float: the policy stays fp32 under autocast
+        sample = mean if noise is None else mean.detach() + self.loc_std * noise  # the sample carries no gradient
         # log N(sample; mean, std), summed over x and y; its gradient reaches the location net only
         log_prob = (-((sample - mean) ** 2) / (2 * self.loc_std**2)).sum(1) \
             - 2 * (math.log(self.loc_std) + 0.5 * math.log(2 * math.pi))
         baseline = self.baseline_net(h).squeeze(1)  # B
-        return Step(state, mean, sample, log_prob, baseline)
+        return state, mean, sample, log_prob, baseline
 
     def classify(self, state: tuple[torch.Tensor, ...]) -> torch.Tensor:
         """Class logits (B, classes) from the last core state."""

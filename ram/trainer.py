@@ -21,6 +21,7 @@ from ram.logger import RunLogger
 from ram.macs import model_macs
 from ram.model import RAM
 from ram.rollout import rollout
+from ram.speed import adam, configure
 
 EVAL_SEED = 1234  # evaluation rollouts draw from their own generator: scores are reproducible
 
@@ -81,7 +82,7 @@ class Trainer:
             torch.set_num_threads(t.threads)
         self.device = local_device(pick_device(t.device))
         seed_all(t.seed)
-        self.model = build_model(cfg).to(self.device)
+        self.model = configure(build_model(cfg).to(self.device), t, self.device)
         self.env = make_env(cfg, "train", t.batch_size, self.device)
         if self.env.size < t.batch_size * world_size():
             raise ValueError(f"train.batch_size={t.batch_size} x {world_size()} process(es) is larger than the "
@@ -91,8 +92,7 @@ class Trainer:
         self.rollout_loss = data_parallel(self.model, t.reinforce_weight, self.device)
         self.steps_per_epoch = self.env.size // (t.batch_size * world_size())  # the last partial batch is dropped
         self.total_steps = self.steps_per_epoch * t.epochs
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=t.lr * lr_scale(t.lr_scaling),
-                                          weight_decay=t.weight_decay)
+        self.optimizer = adam(self.model.parameters(), lr=t.lr * lr_scale(t.lr_scaling), weight_decay=t.weight_decay)
         floor = t.lr_min / t.lr
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(s / self.total_steps, 1))))

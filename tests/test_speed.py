@@ -1,0 +1,77 @@
+"""The fast paths keep the model's semantics: the batched retina equals the per-sample loop, the speed
+switches run on CPU, and the throughput benchmark measures a real row."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from benchmarks.loop_reference import LoopRetina
+from envs.retina import Retina
+from ram.config import load_config
+from ram.model import RAM
+from ram.speed import adam, configure
+
+
+@pytest.mark.parametrize("canvas, size, scales", [(60, 12, 3), (100, 12, 4), (28, 8, 1), (61, 5, 2)])
+def test_batched_retina_equals_per_sample_loop(canvas, size, scales):
+    g = torch.Generator().manual_seed(canvas)
+    images = torch.randint(0, 256, (16, canvas, canvas), generator=g).float()
+    loc = torch.rand(16, 2, generator=g) * 2.6 - 1.3  # some centres off the canvas: zeros come in
+    loc[0] = torch.tensor([-1.0, 1.0])  # exactly on a corner
+    ours, loop = Retina(size, scales)(images, loc), LoopRetina(size, scales)(images, loc)
+    assert ours.shape == (16, scales, size, size)
+    torch.testing.assert_close(ours, loop, rtol=0, atol=1e-6)
+
+
+def test_integral_matches_cumsum_reference_and_widens_for_big_canvases():
+    images = torch.randint(0, 256, (3, 50, 40)).float()
+    table = Retina().integral(images)
+    assert torch.equal(table, F.pad(images.cumsum(-2).cumsum(-1), (1, 0, 1, 0)))
+    big = Retina().integral(torch.full((1, 300, 300), 255.0))
+    assert big.dtype == torch.float64 and big[0, -1, -1].item() == 300 * 300 * 255  # exact beyond 2**24
+
+
+def test_step_split_keeps_the_random_stream_and_the_gradient_split():
+    model = RAM()
+    glimpse, loc, state = torch.rand(4, 3, 12, 12), torch.zeros(4, 2), model.initial_state(4, "cpu")
+    step = model.step(glimpse, loc, state, generator=torch.Generator().manual_seed(0))
+    noise = torch.randn(4, 2, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(step.loc, step.mean.detach() + model.loc_std * noise)
+    model.classify(step.state).sum().backward()  # a classification loss alone
+    assert model.location_net.weight.grad is None and model.baseline_net.weight.grad is None
+    assert model.glimpse_net.what.weight.grad is not None
+
+
+def test_amp_trains_on_cpu_with_an_fp32_policy(data_dir, tmp_path):
+    from ram.trainer import Trainer
+
+    cfg = load_config("configs/mnist28.yaml", ["train.amp=true", "train.batch_size=16", "data.train_size=64",
+                                               "data.val_size=100", "train.device=cpu"])
+    trainer = Trainer(cfg, tmp_path)
+    stats = trainer.train_step(torch.arange(16))
+    assert torch.isfinite(stats["loss"])
+    glimpse, loc = torch.rand(2, 1, 8, 8), torch.zeros(2, 2)
+    step = trainer.model.step(glimpse, loc, trainer.model.initial_state(2, "cpu"))
+    assert step.mean.dtype == torch.float32 and step.loc.dtype == torch.float32
+
+
+def test_cuda_graphs_on_cpu_is_a_clear_error():
+    cfg = load_config(None, ["train.cuda_graphs=true"])
+    with pytest.raises(ValueError, match="train.cuda_graphs=true needs a CUDA device"):
+        configure(RAM(), cfg.train, torch.device("cpu"))
+
+
+def test_adam_is_fused_where_torch_has_the_kernel():
+    optimizer = adam(RAM().parameters(), lr=1e-3, weight_decay=0.0)
+    fused = optimizer.param_groups[0]["fused"]
+    assert fused or tuple(map(int, torch.__version__.split(".")[:2])) < (2, 4)
+
+
+def test_throughput_benchmark_measures_a_row(data_dir):
+    from benchmarks.throughput import measure
+
+    row = measure({"config": "mnist28", "model": "ram", "device": "cpu", "threads": 1, "batch": 32,
+                   "eval_batch": 250, "quick": True, "data_dir": data_dir})
+    for phase in ("train", "eval", "sensor"):
+        assert row[phase]["images_per_s"] > 0 and len(row[phase]["repeats"]) >= 2
+    assert row["params"] > 0
