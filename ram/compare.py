@@ -79,6 +79,8 @@ def load_run(run_dir: Path) -> dict:
         "params": results["params"], "macs": macs,
         "train_images_per_s": results.get("train_images_per_s"), "wall_time_s": results.get("wall_time_s"),
         "epochs": results.get("epochs"), "device": results.get("device"), "threads": results.get("threads"),
+        "val_error_best": results.get("val_error_best"), "best_epoch": results.get("best_epoch"),
+        "seed": config.get("train", {}).get("seed"), "train_size": config.get("data", {}).get("train_size"),
     }
 
 

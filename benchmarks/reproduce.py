@@ -1,0 +1,362 @@
+"""Reproduce Tables 1 and 2 of Mnih et al. 2014 (NIPS), and write RESULTS.md from the run directories.
+
+    python benchmarks/reproduce.py --seeds 3 --device cuda              # every row; 3 seeds for headline rows
+    python benchmarks/reproduce.py --rows 'mnist28_ram7,translated60_*'  # a subset (names or globs)
+    python benchmarks/reproduce.py --rows mnist28_ram7 --epochs 1 --set data.train_size=2048   # a quick check
+    python benchmarks/reproduce.py --table-only                          # rebuild RESULTS.md from runs/paper
+
+One row of the paper's tables is one config in configs/paper/ (it states the training budget). Each run is
+`python train.py --config configs/paper/ROW.yaml --out OUT/ROW/seedS train.seed=S ...`, started as a
+subprocess so its exact command line is kept (OUT/ROW/seedS/reproduce.json) and its output goes to
+OUT/ROW/seedS/train.log. A run with results.json is skipped; one with checkpoints/last.pt but no results.json
+(killed) is continued with `train.py --resume`; so a killed sweep goes on where it stopped when started again.
+Model selection is the trainer's: the best validation checkpoint, scored once on the test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # `python benchmarks/reproduce.py` imports the checkout's ram/
+
+from ram.compare import CompareError, _duration, load_run  # noqa: E402
+from ram.config import ConfigError, load_config  # noqa: E402
+
+CONFIGS = REPO / "configs" / "paper"
+FULL_COMMAND = "python benchmarks/reproduce.py --seeds 3 --device cuda --jobs 4"  # every row, full budget
+MODES = ("single", "deterministic", "mc")
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str  # configs/paper/<name>.yaml
+    table: str
+    label: str  # the paper's wording
+    nips: float | None = None  # test error %, NIPS 2014 version
+    arxiv: float | None = None  # test error %, the earlier arXiv version (1406.6247v1)
+    headline: bool = False  # trained with --seeds seeds; the others with one
+
+
+TABLES = {
+    "1a": "Table 1a: 28x28 MNIST",
+    "1b": "Table 1b: 60x60 translated MNIST",
+    "2a": "Table 2a: 60x60 cluttered translated MNIST, 4 distractors",
+    "2b": "Table 2b: 100x100 cluttered translated MNIST, 8 distractors",
+}
+
+
+def _ram(bench, table, glimpses, size, scales, **paper) -> Row:
+    label = f"RAM, {glimpses} glimpses, {size}x{size}, {scales} scale{'s' if scales > 1 else ''}"
+    return Row(f"{bench}_ram{glimpses}", table, label, **paper)
+
+
+FC64, FC256, CONV = "FC, 2 layers (64 hiddens each)", "FC, 2 layers (256 hiddens each)", "Convolutional, 2 layers"
+# Paper numbers only where we are sure of them (the issue's headline rows); every other cell says "see paper".
+ROWS = [
+    Row("mnist28_fc256", "1a", FC256),
+    Row("mnist28_cnn_paper", "1a", CONV, nips=1.21, headline=True),
+    *(_ram("mnist28", "1a", g, 8, 1) for g in (2, 3, 4, 5)),
+    _ram("mnist28", "1a", 6, 8, 1, nips=1.12, arxiv=1.29, headline=True),
+    _ram("mnist28", "1a", 7, 8, 1, nips=1.07, headline=True),
+    Row("translated60_fc64", "1b", FC64),
+    Row("translated60_fc256", "1b", FC256),
+    Row("translated60_cnn_paper", "1b", CONV, nips=1.62, headline=True),
+    _ram("translated60", "1b", 4, 12, 3),
+    _ram("translated60", "1b", 6, 12, 3),
+    _ram("translated60", "1b", 8, 12, 3, nips=1.20, arxiv=1.84, headline=True),
+    Row("cluttered60_fc64", "2a", FC64),
+    Row("cluttered60_fc256", "2a", FC256),
+    Row("cluttered60_cnn_paper", "2a", CONV, nips=8.09, headline=True),
+    _ram("cluttered60", "2a", 4, 12, 3),
+    _ram("cluttered60", "2a", 6, 12, 3),
+    _ram("cluttered60", "2a", 8, 12, 3, nips=4.04, arxiv=5.23, headline=True),
+    Row("cluttered100_cnn_paper", "2b", CONV, nips=14.35, headline=True),
+    _ram("cluttered100", "2b", 4, 12, 4),
+    _ram("cluttered100", "2b", 6, 12, 4),
+    _ram("cluttered100", "2b", 8, 12, 4, nips=8.11, arxiv=10.83, headline=True),
+]
+
+
+def select(patterns: str | None) -> list[Row]:
+    """Rows whose name matches one of the comma-separated names or globs (all rows for None)."""
+    if not patterns:
+        return list(ROWS)
+    wanted = [p.strip() for p in patterns.split(",") if p.strip()]
+    for p in wanted:
+        if not any(fnmatch.fnmatchcase(r.name, p) for r in ROWS):
+            raise ValueError(f"--rows {p!r} matches no row: pick from {', '.join(r.name for r in ROWS)}")
+    return [r for r in ROWS if any(fnmatch.fnmatchcase(r.name, p) for p in wanted)]
+
+
+def shown(path: Path) -> str:
+    """A path as the table shows it: relative to the checkout when inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def train_command(row: Row, seed: int, run_dir: Path, args, resume: bool) -> list[str]:
+    cmd = ["python", "train.py"]
+    cmd += ["--out", shown(run_dir), "--resume"] if resume else ["--config", f"configs/paper/{row.name}.yaml",
+                                                                 "--out", shown(run_dir)]
+    if args.data_dir:
+        cmd += ["--data-dir", args.data_dir]
+    cmd += [f"train.seed={seed}", f"train.device={args.device}"]
+    if args.threads:
+        cmd.append(f"train.threads={args.threads}")
+    if args.epochs:
+        cmd.append(f"train.epochs={args.epochs}")
+    return cmd + list(args.set)
+
+
+def gpu_name() -> str | None:
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
+
+
+def plan(rows: list[Row], out: Path, seeds: int) -> list[tuple[Row, int, Path]]:
+    return [(r, s, out / r.name / f"seed{s}") for r in rows for s in range(seeds if r.headline else 1)]
+
+
+def run_sweep(todo: list[tuple[Row, int, Path]], args) -> int:
+    """Train every (row, seed) without results.json, `args.jobs` at a time. Returns the number that failed."""
+    queue, running, failed, gpu = [], [], 0, gpu_name()
+    for row, seed, run_dir in todo:
+        if (run_dir / "results.json").is_file():
+            print(f"skip {row.name} seed {seed}: {shown(run_dir)}/results.json exists")
+            continue
+        resume = (run_dir / "checkpoints" / "last.pt").is_file()
+        queue.append((row, seed, run_dir, train_command(row, seed, run_dir, args, resume)))
+    if args.dry_run:
+        for *_, cmd in queue:
+            print(shlex.join(cmd))
+        return 0
+    while queue or running:
+        while queue and len(running) < args.jobs:
+            row, seed, run_dir, cmd = queue.pop(0)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            meta_path = run_dir / "reproduce.json"
+            meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"commands": []}
+            meta["commands"].append(shlex.join(cmd))
+            meta.update(host=platform.node(), gpu=gpu)
+            meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+            log = open(run_dir / "train.log", "a")
+            print(f"start {row.name} seed {seed}: {shlex.join(cmd)}", flush=True)
+            proc = subprocess.Popen([sys.executable, *cmd[1:]], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+            running.append((row, seed, run_dir, proc, log, time.perf_counter()))
+        time.sleep(0.2)
+        for item in [r for r in running if r[3].poll() is not None]:
+            row, seed, run_dir, proc, log, t0 = item
+            running.remove(item)
+            log.close()
+            took = time.perf_counter() - t0
+            if proc.returncode == 0 and (run_dir / "results.json").is_file():
+                res = json.loads((run_dir / "results.json").read_text())
+                print(f"done  {row.name} seed {seed} in {took:.0f}s: test error deterministic "
+                      f"{100 * res['test_error_deterministic']:.2f}%", flush=True)
+            else:
+                failed += 1
+                print(f"FAILED {row.name} seed {seed} (exit {proc.returncode}) after {took:.0f}s: see "
+                      f"{shown(run_dir)}/train.log", flush=True)
+    return failed
+
+
+def collect(out: Path) -> dict[str, list[dict]]:
+    """Row name -> one compare.load_run dict per finished seed (with the command that made it)."""
+    found = {}
+    for row in ROWS:
+        runs = []
+        for run_dir in sorted((out / row.name).glob("seed*")):
+            if not (run_dir / "results.json").is_file():
+                continue
+            run = load_run(run_dir)
+            meta_path = run_dir / "reproduce.json"
+            meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+            run.update(commands=meta.get("commands", []), gpu=meta.get("gpu"), run_dir=shown(run_dir))
+            runs.append(run)
+        found[row.name] = runs
+    return found
+
+
+def mean_std(values: list[float]) -> dict:
+    return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
+            "n": len(values)}
+
+
+def verdict(ours_pct: float | None, paper_pct: float | None) -> str:
+    """Our mean error against the paper's: 'meets' when not above it."""
+    if ours_pct is None:
+        return "not run"
+    if paper_pct is None:
+        return "-"
+    return "meets" if ours_pct <= paper_pct + 1e-9 else f"**MISSES** (+{ours_pct - paper_pct:.2f})"
+
+
+# overrides that leave the experiment as the paper config states it (where and how fast it runs)
+NEUTRAL = ("train.seed=", "train.device=", "train.threads=", "train.log_every=", "train.checkpoint_every=",
+           "logger.", "eval.batch_size=", "train.epochs=", "data.train_size=")  # the last two: see "reduced"
+
+
+def changed_keys(commands: list[str]) -> list[str]:
+    """The overrides in a run's commands that change the experiment itself (e.g. model.glimpses=2)."""
+    words = [w for c in commands for w in shlex.split(c)]
+    return [w for w in words if "=" in w and not w.startswith("-") and not w.startswith(NEUTRAL)]
+
+
+def summarize(row: Row, runs: list[dict]) -> dict:
+    budget_epochs = load_config(CONFIGS / f"{row.name}.yaml").train.epochs
+    summary = {"row": row.name, "table": row.table, "label": row.label, "config": f"configs/paper/{row.name}.yaml",
+               "paper": {"nips_pct": row.nips, "arxiv_pct": row.arxiv}, "headline": row.headline,
+               "budget_epochs": budget_epochs, "runs": runs, "seeds": [r["seed"] for r in runs]}
+    if runs:
+        for mode in MODES:
+            summary[f"test_error_{mode}"] = mean_std([r[f"test_error_{mode}"] for r in runs])
+        summary["wall_time_s"] = mean_std([r["wall_time_s"] for r in runs if r["wall_time_s"] is not None] or [0.0])
+        summary["changed"] = sorted({o for r in runs for o in changed_keys(r["commands"])})
+        summary["reduced"] = bool(summary["changed"]) or any((r["epochs"] or 0) < budget_epochs or r["train_size"]
+                                                             for r in runs)
+    ours = 100 * summary["test_error_deterministic"]["mean"] if runs else None
+    summary["verdict_vs_nips"] = verdict(ours, row.nips)
+    return summary
+
+
+def _cell(stat: dict | None) -> str:
+    if not stat:
+        return "-"
+    mean = f"{100 * stat['mean']:.2f}"
+    return mean if stat["std"] is None else f"{mean} ± {100 * stat['std']:.2f}"
+
+
+def _budget(s: dict) -> str:
+    if not s["runs"]:
+        return f"(config: {s['budget_epochs']} epochs)"
+    r = s["runs"][0]
+    digits = f", {r['train_size']} digits" if r["train_size"] else ""
+    device = r["device"] + (f" ({r['gpu']})" if r.get("gpu") and str(r["device"]).startswith("cuda") else "")
+    reduced = " **reduced**" if s["reduced"] else ""
+    if s["changed"]:
+        reduced += f", changed: {', '.join(s['changed'])}"
+    return f"{r['epochs']}/{s['budget_epochs']} epochs{digits}, {device}, {_duration(s['wall_time_s']['mean'])}{reduced}"
+
+
+def markdown(summaries: list[dict], out: Path, sweeps: list[str], notes: str) -> str:
+    reduced = any(s.get("reduced") for s in summaries)
+    ran = sum(bool(s["runs"]) for s in summaries)
+    lines = ["# Reproducing Mnih et al. 2014, Tables 1 and 2", ""]
+    if reduced:
+        lines += ["> **PIPELINE CHECK, NOT THE REPRODUCTION.** At least one row below was trained with less than "
+                  "its config's budget (fewer epochs or a subset of the training digits) or with a changed config, "
+                  "so these numbers only show that the pipeline runs end to end; they say nothing about how well "
+                  f"RAM reproduces the paper. The full run needs a GPU machine: `{FULL_COMMAND}`.", ""]
+    if ran < len(summaries):
+        lines += [f"{ran} of {len(summaries)} rows have finished runs; the others say \"not run\".", ""]
+    lines += [f"Generated by `python benchmarks/reproduce.py --table-only --out {shown(out)}` from the run directories "
+              f"under `{shown(out)}`. Test error in % on the fixed 10,000-canvas test split for the checkpoint with "
+              "the best validation error (model selection never sees the test split): one sampled rollout "
+              "(single), the mean-location policy (deterministic) and class probabilities averaged over MC rollouts "
+              "(MC). Full-image baselines make one deterministic pass, so their three columns are equal. Cells are "
+              "mean ± sample std over seeds (n = number of seeds). \"vs NIPS\" compares our *deterministic* mean "
+              "with the NIPS 2014 number (not the MC average, which can hide a weak policy). \"see paper\": a row "
+              "whose published number we did not transcribe.", ""]
+    head = ["row (paper)", "n", "ours single", "ours deterministic", "ours MC", "NIPS 2014", "arXiv v1", "vs NIPS",
+            "budget (epochs, device, wall time per seed)"]
+    for table, title in TABLES.items():
+        lines += [f"## {title}", "", "| " + " | ".join(head) + " |", "|---|" + "---:|" * 7 + "---|"]
+        for s in (s for s in summaries if s["table"] == table):
+            paper = [f"{p:.2f}" if p is not None else "see paper" for p in (s["paper"]["nips_pct"],
+                                                                           s["paper"]["arxiv_pct"])]
+            cells = [_cell(s.get(f"test_error_{m}")) for m in MODES] if s["runs"] else ["not run"] * 3
+            lines.append("| " + " | ".join([f"{s['label']} (`{s['row']}`)", str(len(s["runs"])), *cells, *paper,
+                                            s["verdict_vs_nips"], _budget(s)]) + " |")
+        lines.append("")
+    lines += ["## Commands", "", "Each finished run's command line (run from the checkout's root); a killed run "
+              "continued with `--resume` lists both.", "", "```bash"]
+    for s in summaries:
+        for r in s["runs"]:
+            lines += r["commands"] or [f"# {r['run_dir']}: no reproduce.json (not started by reproduce.py)"]
+    lines += ["```", ""]
+    if sweeps:
+        lines += ["Sweeps started on this folder (finished runs are skipped, so a later sweep may have trained "
+                  "nothing):", "", "```bash", *sweeps, "```", ""]
+    if notes:
+        lines += [notes.rstrip(), ""]
+    return "\n".join(lines)
+
+
+def write_table(out: Path, md_path: Path, json_path: Path) -> str:
+    summaries = [summarize(row, runs) for row, runs in zip(ROWS, collect(out).values())]
+    log = out / "sweeps.txt"
+    sweeps = log.read_text().splitlines() if log.is_file() else []
+    notes_path = REPO / "benchmarks" / "reproduce_notes.md"
+    text = markdown(summaries, out, sweeps, notes_path.read_text() if notes_path.is_file() else "")
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path.write_text(text)
+    report = {"out": shown(out), "pipeline_check": any(s.get("reduced") for s in summaries), "rows": summaries}
+    json_path.write_text(json.dumps(report, indent=2) + "\n")
+    return text
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rows", default=None, help="comma-separated row names or globs, e.g. 'mnist28_*,cluttered60_ram8'")
+    p.add_argument("--seeds", type=int, default=1, help="seeds for the headline rows (others: one); default 1")
+    p.add_argument("--epochs", type=int, default=0, help="override every config's train.epochs (quick checks)")
+    p.add_argument("--device", default="auto", help="train.device for every run (auto, cpu, cuda, cuda:N)")
+    p.add_argument("--threads", type=int, default=0, help="train.threads (CPU intra-op threads); 0 = torch default")
+    p.add_argument("--jobs", type=int, default=1, help="runs trained at the same time (several fit on one GPU)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra train.py override for every run, repeatable (e.g. --set data.train_size=2048)")
+    p.add_argument("--data-dir", default=None, help="passed to train.py --data-dir")
+    p.add_argument("--out", default="runs/paper", help="folder of the run directories (default runs/paper)")
+    p.add_argument("--table-only", action="store_true", help="train nothing: rebuild the table from --out")
+    p.add_argument("--dry-run", action="store_true", help="print the train.py commands that would run, then stop")
+    p.add_argument("--results-md", default=str(REPO / "RESULTS.md"), help="where to write the table")
+    p.add_argument("--results-json", default=str(REPO / "benchmarks" / "results" / "reproduce.json"))
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    out = Path(args.out).resolve()
+    failed = 0
+    try:
+        if args.seeds < 1 or args.jobs < 1 or args.epochs < 0:
+            raise ValueError("--seeds and --jobs must be at least 1 and --epochs not negative")
+        rows = select(args.rows)
+        if not args.table_only:
+            for row in rows:  # every config (with the overrides) must load before anything trains
+                load_config(CONFIGS / f"{row.name}.yaml", [f"train.device={args.device}", *args.set], args.data_dir)
+            if not args.dry_run:
+                out.mkdir(parents=True, exist_ok=True)
+                with open(out / "sweeps.txt", "a") as f:
+                    f.write(shlex.join(["python", "benchmarks/reproduce.py", *(argv if argv is not None
+                                                                                else sys.argv[1:])]) + "\n")
+            failed = run_sweep(plan(rows, out, args.seeds), args)
+            if args.dry_run:
+                return 0
+        text = write_table(out, Path(args.results_md), Path(args.results_json))
+    except (ValueError, ConfigError, CompareError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(text)
+    print(f"wrote {args.results_md} and {args.results_json}" + (f"; {failed} run(s) FAILED" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""benchmarks/reproduce.py: the paper configs, the sweep (real train.py runs), the table, resuming."""
+
+import importlib.util
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ram.config import load_config
+
+REPO = Path(__file__).resolve().parents[1]
+SPEC = importlib.util.spec_from_file_location("reproduce", REPO / "benchmarks" / "reproduce.py")
+reproduce = sys.modules["reproduce"] = importlib.util.module_from_spec(SPEC)  # dataclasses look it up
+SPEC.loader.exec_module(reproduce)
+
+TINY = ["--epochs", "1", "--threads", "1", "--device", "cpu", "--set", "data.train_size=256",
+        "--set", "model.glimpses=2", "--set", "data.val_size=500", "--set", "eval.batch_size=500",
+        "--set", "eval.mc_samples=2", "--set", "logger.wandb=disabled"]
+SHAPES = {"mnist28": (28, 0, 8, 1), "translated60": (60, 0, 12, 3), "cluttered60": (60, 4, 12, 3),
+          "cluttered100": (100, 8, 12, 4)}  # canvas, distractors, glimpse size, scales (the paper's tables)
+
+
+def test_every_row_has_a_config_that_loads_and_states_its_budget(data_dir):
+    files = sorted((REPO / "configs" / "paper").glob("*.yaml"))
+    assert sorted(f.stem for f in files) == sorted(r.name for r in reproduce.ROWS)
+    assert len(files) == 24
+    for f in files:
+        cfg = load_config(f)
+        assert yaml.safe_load(f.read_text())["train"]["epochs"] == cfg.train.epochs > 0, f
+        bench, model = f.stem.split("_", 1)
+        canvas, distractors, size, scales = SHAPES[bench]
+        assert (cfg.data.benchmark, cfg.data.canvas_size, cfg.data.distractors) == (bench, canvas, distractors)
+        if model.startswith("ram"):
+            assert (cfg.model.name, cfg.model.glimpses) == ("ram", int(model[3:]))
+            assert (cfg.model.glimpse_size, cfg.model.scales, cfg.model.core) == (size, scales, "rnn")
+        elif model.startswith("fc"):
+            assert (cfg.model.name, cfg.model.fc_hidden) == ("fc", int(model[2:]))
+        else:
+            assert cfg.model.name == model == "cnn_paper"
+        row = next(r for r in reproduce.ROWS if r.name == f.stem)
+        assert f'Row: "{row.label}"' in f.read_text()  # the config names the paper's row
+
+
+def test_paper_numbers_are_the_issue_targets():
+    best = {r.name: (r.nips, r.arxiv) for r in reproduce.ROWS if r.nips is not None}
+    assert best == {"mnist28_cnn_paper": (1.21, None), "mnist28_ram6": (1.12, 1.29), "mnist28_ram7": (1.07, None),
+                    "translated60_cnn_paper": (1.62, None), "translated60_ram8": (1.20, 1.84),
+                    "cluttered60_cnn_paper": (8.09, None), "cluttered60_ram8": (4.04, 5.23),
+                    "cluttered100_cnn_paper": (14.35, None), "cluttered100_ram8": (8.11, 10.83)}
+    assert all(r.headline for r in reproduce.ROWS if r.nips is not None)
+
+
+def test_verdict():
+    assert reproduce.verdict(1.07, 1.07) == "meets"
+    assert reproduce.verdict(0.9, 1.07) == "meets"
+    assert reproduce.verdict(1.5, 1.07) == "**MISSES** (+0.43)"
+    assert reproduce.verdict(1.5, None) == "-"
+    assert reproduce.verdict(None, 1.07) == "not run"
+
+
+def test_row_filter_and_bad_input(capsys, tmp_path):
+    assert [r.name for r in reproduce.select("mnist28_ram7,cluttered100_*")] == [
+        "mnist28_ram7", "cluttered100_cnn_paper", "cluttered100_ram4", "cluttered100_ram6", "cluttered100_ram8"]
+    assert reproduce.main(["--rows", "mnist29_*", "--out", str(tmp_path)]) == 2
+    assert "matches no row" in capsys.readouterr().err
+    # a bad override stops the sweep before anything trains
+    assert reproduce.main(["--rows", "mnist28_ram7", "--out", str(tmp_path), "--set", "model.glimpses=0"]) == 2
+    assert "model.glimpses=0 must be greater than 0" in capsys.readouterr().err
+    assert not (tmp_path / "mnist28_ram7").exists()
+
+
+@pytest.fixture(scope="module")
+def sweep(data_dir, tmp_path_factory):
+    """Two real tiny runs (headline row, 2 seeds) through reproduce.py -> train.py subprocesses."""
+    out = tmp_path_factory.mktemp("paper")
+    args = ["--rows", "mnist28_ram7", "--seeds", "2", "--out", str(out), *TINY,
+            "--results-md", str(out / "RESULTS.md"), "--results-json", str(out / "reproduce.json")]
+    assert reproduce.main(args) == 0
+    return out, args
+
+
+def test_table_from_real_runs(sweep):
+    out, _ = sweep
+    results = [json.loads((out / "mnist28_ram7" / f"seed{s}" / "results.json").read_text()) for s in (0, 1)]
+    report = json.loads((out / "reproduce.json").read_text())
+    row = next(r for r in report["rows"] if r["row"] == "mnist28_ram7")
+    assert row["seeds"] == [0, 1] and report["pipeline_check"] is True
+    for mode in reproduce.MODES:
+        values = [r[f"test_error_{mode}"] for r in results]
+        assert row[f"test_error_{mode}"]["mean"] == pytest.approx(statistics.mean(values))
+        assert row[f"test_error_{mode}"]["std"] == pytest.approx(statistics.stdev(values))
+    det = [100 * r["test_error_deterministic"] for r in results]
+    assert row["verdict_vs_nips"] == reproduce.verdict(statistics.mean(det), 1.07)
+    if statistics.mean(det) > 1.07:  # one epoch on 256 digits: always, but the check follows the numbers
+        assert row["verdict_vs_nips"].startswith("**MISSES**")
+    assert row["changed"] == ["data.val_size=500", "eval.mc_samples=2", "model.glimpses=2"]
+
+    md = (out / "RESULTS.md").read_text()
+    assert "PIPELINE CHECK, NOT THE REPRODUCTION" in md and reproduce.FULL_COMMAND in md
+    single = [r["test_error_single"] for r in results]
+    cell = f"{100 * statistics.mean(single):.2f} ± {100 * statistics.stdev(single):.2f}"
+    line = next(line for line in md.splitlines() if "(`mnist28_ram7`)" in line)
+    assert f"| 2 | {cell} |" in line and "| 1.07 |" in line and "1/100 epochs, 256 digits, cpu" in line
+    assert "changed: data.val_size=500, eval.mc_samples=2, model.glimpses=2" in line
+    assert md.count("| not run | not run | not run |") == 23
+    for s in (0, 1):  # each run's exact command is in the table and in its run dir
+        command = json.loads((out / "mnist28_ram7" / f"seed{s}" / "reproduce.json").read_text())["commands"][0]
+        assert command.startswith("python train.py --config configs/paper/mnist28_ram7.yaml --out ")
+        assert f"train.seed={s}" in command and command in md
+
+
+def test_finished_runs_are_skipped_and_killed_ones_resumed(sweep, capsys):
+    out, args = sweep
+    seed0, seed1 = out / "mnist28_ram7" / "seed0", out / "mnist28_ram7" / "seed1"
+    stamp = (seed0 / "results.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert reproduce.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "skip mnist28_ram7 seed 0" in printed and "skip mnist28_ram7 seed 1" in printed
+    assert "start " not in printed and (seed0 / "results.json").stat().st_mtime_ns == stamp
+    # a run without results.json but with a checkpoint (killed) continues with train.py --resume
+    (seed1 / "results.json").unlink()
+    assert reproduce.main(args) == 0
+    commands = json.loads((seed1 / "reproduce.json").read_text())["commands"]
+    assert len(commands) == 2 and "--resume" in commands[1] and "--config" not in commands[1]
+    assert (seed1 / "results.json").is_file() and (seed0 / "results.json").stat().st_mtime_ns == stamp
+
+
+def test_table_only_on_no_runs(tmp_path, capsys):
+    md, js = tmp_path / "R.md", tmp_path / "r.json"
+    assert reproduce.main(["--table-only", "--out", str(tmp_path / "none"), "--results-md", str(md),
+                           "--results-json", str(js)]) == 0
+    text = md.read_text()
+    assert "PIPELINE CHECK" not in text and text.count("| not run | not run | not run |") == 24
+    assert "0 of 24 rows have finished runs" in text
