@@ -6,8 +6,8 @@ top-left corner of the canvas and (1, 1) the bottom-right one.
 
 Every cell average is read from a per-episode integral image (summed-area table) with one gather for
 all scales, so a glimpse costs O(k g^2) whatever the patch sizes, with no loop over the batch.
-Canvases hold integers 0..255, so the table is exact in float32 up to 2**24 / 255 pixels (about
-256x256); larger canvases get a float64 table.
+Canvases hold integers 0..255, so the table is kept in int32: exact for canvases up to 2**31 / 255
+pixels (about 2900x2900; larger ones get int64), and on the CPU faster to build than a float table.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Retina:
     def integral(self, canvas: torch.Tensor) -> torch.Tensor:
         """(B, H, W) canvas in 0..255 -> (B, H+1, W+1) summed-area table with a zero first row/column."""
         B, H, W = canvas.shape
-        dtype = torch.float32 if H * W * 255 < 2**24 else torch.float64
+        dtype = torch.int32 if H * W * 255 < 2**31 else torch.int64
         table = canvas.new_zeros(B, H + 1, W + 1, dtype=dtype)
         torch.cumsum(canvas.to(dtype), -1, out=table[:, 1:, 1:])  # written in place: no padded copy
         return table.cumsum_(-2)

@@ -159,7 +159,7 @@ def test_retina_matches_a_direct_numpy_implementation(S, g, k, B, seed, edge):
 
 def test_retina_on_a_large_canvas_uses_an_exact_table():
     rng = np.random.default_rng(0)
-    canvas = rng.integers(0, 256, (2, 300, 300)).astype(np.float32)  # 300*300*255 > 2**24: float64 table
+    canvas = rng.integers(0, 256, (2, 300, 300)).astype(np.float32)  # 300*300*255 > 2**24: a float32 table would round
     loc = rng.uniform(-1, 1, (2, 2)).astype(np.float32)
     got = Retina(12, 3)(torch.from_numpy(canvas), torch.from_numpy(loc)).numpy()
     for b in range(2):
