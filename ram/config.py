@@ -42,6 +42,7 @@ class ModelConfig:
     loc_hidden: int = 128  # "where" pathway (location)
     hidden: int = 256  # glimpse feature and core state size
     core: str = "rnn"  # rnn (ReLU, as in the paper) or lstm
+    rnn_init: str = "identity"  # ReLU RNN's recurrent weights: identity (IRNN) or default (PyTorch's uniform)
     loc_std: float = 0.15  # fixed std of the Gaussian location policy
     start: str = "center"  # first glimpse at the centre or at a random location
     fc_hidden: int = 256  # baseline 'fc': width of both hidden layers (the paper: 64 or 256)
@@ -51,7 +52,7 @@ class ModelConfig:
 @dataclass
 class TrainConfig:
     epochs: int = 100
-    batch_size: int = 128  # per process: under torchrun the global batch is batch_size x world size
+    batch_size: int = 64  # per process: under torchrun the global batch is batch_size x world size
     lr: float = 1e-3
     lr_scaling: str = "none"  # none, linear or sqrt: lr and lr_min times the world size or its square root
     lr_min: float = 1e-5  # cosine decay floor
@@ -104,6 +105,7 @@ CHOICES = {
     "data.benchmark": tuple(BENCHMARKS),
     "model.name": ("ram", "fc", "cnn_paper", "cnn"),  # the last three: ram/baselines.py
     "model.core": ("rnn", "lstm"),
+    "model.rnn_init": ("identity", "default"),
     "model.start": ("center", "random"),
     "eval.select": ("deterministic", "single"),
     "train.lr_scaling": ("none", "linear", "sqrt"),

@@ -37,10 +37,10 @@ def test_resume_continues_from_the_saved_epoch(data_dir, tmp_path):
               "model.glimpses=2"]
     assert run_train("--out", out, *common, "train.epochs=1") == 0
     first = torch.load(out / "checkpoints/last.pt", weights_only=True)
-    assert first["epoch"] == 1 and first["global_step"] == 4
+    assert first["epoch"] == 1 and first["global_step"] == 8  # 512 digits / batch 64
     assert run_train("--out", out, "--resume", *common, "train.epochs=2") == 0
     last = torch.load(out / "checkpoints/last.pt", weights_only=True)
-    assert last["epoch"] == 2 and last["global_step"] == 8
+    assert last["epoch"] == 2 and last["global_step"] == 16
     assert [json.loads(l)["epoch"] for l in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
 
 
