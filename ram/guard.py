@@ -54,16 +54,23 @@ def params_finite(model: torch.nn.Module) -> bool:
     return bool(torch.stack([p.detach().isfinite().all() for p in model.parameters()]).all())
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what batch schedulers send before a kill
+
+
 @contextlib.contextmanager
 def stop_on_sigint(trainer):
-    """While active, the first Ctrl-C asks ``trainer`` to save and stop at the next step boundary
-    (``trainer.stop_requested``); a second one stops at once, without saving. Under torchrun Ctrl-C
-    keeps its default (stop now): the run resumes from its last periodic checkpoint."""
+    """While active, the first Ctrl-C (or SIGTERM) asks ``trainer`` to save and stop at the next step
+    boundary (``trainer.stop_requested``); a second one acts as it did before, stopping at once without
+    saving. Under torchrun the signals keep their defaults (stop now): the run resumes from its last
+    periodic checkpoint."""
+    previous = {}
+
     def ask(signum, frame):
         trainer.stop_requested = True
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C raises KeyboardInterrupt
-        print("\nstopping at the next step boundary to save a checkpoint (Ctrl-C again to stop without saving)",
-              file=sys.stderr, flush=True)
+        for sig, handler in previous.items():  # a second signal stops at once
+            signal.signal(sig, handler)
+        print(f"\n{signal.Signals(signum).name}: stopping at the next step boundary to save a checkpoint "
+              "(send it again to stop without saving)", file=sys.stderr, flush=True)
 
     from ram.distributed import world_size
 
@@ -71,11 +78,13 @@ def stop_on_sigint(trainer):
         yield
         return
     try:
-        previous = signal.signal(signal.SIGINT, ask)
-    except ValueError:  # not the main thread: Ctrl-C stays as it was
+        for sig in STOP_SIGNALS:
+            previous[sig] = signal.signal(sig, ask)
+    except ValueError:  # not the main thread: the signals stay as they were
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

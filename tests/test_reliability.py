@@ -142,8 +142,9 @@ def test_kill9_at_a_random_moment_then_resume_is_exact(reference, data_dir, tmp_
     assert_same_run(reference.out, out)
 
 
-def test_ctrl_c_saves_and_exits_cleanly_then_resumes_exactly(reference, data_dir, tmp_path):
-    out, err, _ = strike(signal.SIGINT, data_dir, tmp_path, reference.window / 3)
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_saves_and_exits_cleanly_then_resumes_exactly(reference, data_dir, tmp_path, sig):
+    out, err, _ = strike(sig, data_dir, tmp_path, reference.window / 3)
     assert "Traceback" not in err
     message = err.strip().splitlines()[-1]
     assert re.fullmatch(rf"interrupted at step (\d+) \(epoch \d\): saved {re.escape(str(out))}/checkpoints/last\.pt; "
