@@ -207,6 +207,15 @@ class GlimpseVectorEnv(VectorEnv):
             obs = self._look(torch.as_tensor(actions["loc"], dtype=torch.float32, device=self.device).clamp(-1, 1))
         return obs, self._reward(reward), self._out(terminated), self._out(truncated), info
 
+    def split_batches(self):
+        """Yields (options, valid) that cover the whole split once, num_envs at a time, for
+        ``reset(options=options)``: the last batch wraps around to the start, and ``valid`` (B,) bool
+        marks its entries that are not repeats."""
+        N, B = self.size, self.num_envs
+        for start in range(0, N, B):
+            index = torch.arange(start, start + B, device=self.device)
+            yield {"indices": index % N}, index < N
+
     def canvases(self) -> torch.Tensor:
         """The current canvases (B, S, S) in 0..255 and, with ``locations()``, what rendering needs."""
         return self._canvas

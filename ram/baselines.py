@@ -103,12 +103,9 @@ def baseline_loss(model: nn.Module, env, index: torch.Tensor) -> tuple[torch.Ten
 def baseline_error(model: nn.Module, env) -> float:
     """Error (fraction) over the env's whole fixed split: one deterministic forward pass per canvas."""
     model.eval()
-    N, B = env.size, env.num_envs
     wrong = torch.zeros((), device=env.device)
-    for start in range(0, N, B):
-        index = torch.arange(start, start + B, device=env.device)
-        valid = index < N  # the last batch wraps around; the repeats are not counted
-        env.reset(options={"indices": index % N})
+    for options, valid in env.split_batches():
+        env.reset(options=options)
         wrong += ((model(env.canvases()).argmax(1) != env.labels()) & valid).sum()
     model.train()
-    return wrong.item() / N
+    return wrong.item() / env.size

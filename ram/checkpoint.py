@@ -97,6 +97,8 @@ def check_compatible(state: dict, cfg: Config, path: Path | str = "checkpoint", 
 def checkpoint_config(state: dict, path: Path | str = "checkpoint") -> Config:
     """The Config a checkpoint was trained with. A data folder that is gone here is dropped (so
     $RAM_DATA_DIR or --data-dir applies): the weights do not depend on where the digits were read."""
+    if not isinstance(state, dict) or not isinstance(state.get("config"), dict) or "model" not in state:
+        raise CheckpointError(f"{path} holds no 'config' and 'model': it is not a checkpoint written by train.py")
     raw = copy.deepcopy(state["config"])
     data_dir = (raw.get("data") or {}).get("data_dir")
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():

@@ -58,12 +58,8 @@ def evaluate(model: RAM, env: GlimpseVectorEnv, mode: str, mc_samples: int = 10)
     model.eval()
     generator = torch.Generator(env.device).manual_seed(EVAL_SEED)
     env.generator.manual_seed(EVAL_SEED)  # random first glimpses (model.start=random) are fixed too
-    N, B = env.size, env.num_envs
     wrong = torch.zeros((), device=env.device)
-    for start in range(0, N, B):
-        index = torch.arange(start, start + B, device=env.device)
-        valid = index < N  # the last batch wraps around; the repeats are not counted
-        options = {"indices": index % N}
+    for options, valid in env.split_batches():
         if mode == "mc":
             probs = sum(rollout(model, env, False, generator, options).logits.softmax(1) for _ in range(mc_samples))
             correct = probs.argmax(1) == env.labels()
@@ -71,7 +67,7 @@ def evaluate(model: RAM, env: GlimpseVectorEnv, mode: str, mc_samples: int = 10)
             correct = rollout(model, env, mode == "deterministic", generator, options).reward.bool()
         wrong += (~correct & valid).sum()
     model.train()
-    return wrong.item() / N
+    return wrong.item() / env.size
 
 
 class Trainer:

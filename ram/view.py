@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import copy
 import sys
 from pathlib import Path
 
@@ -24,10 +23,11 @@ import torch
 
 from envs.mnist import DataError
 from ram import draw
-from ram.checkpoint import CheckpointError, load_checkpoint
-from ram.config import Config, ConfigError, from_dict
+from ram.checkpoint import CheckpointError, load_model_checkpoint, load_weights
+from ram.config import Config, ConfigError
 from ram.model import RAM
 from ram.rollout import rollout
+from ram.trainer import make_env  # the trainer's env, so views match evaluation exactly
 
 MISTAKE_BATCH = 500  # canvases per rollout while searching a split for mistakes
 
@@ -45,31 +45,18 @@ def default_out(ckpt: Path) -> Path:
 def load_agent(path: str | Path, data_dir: str | None = None, device="cpu") -> tuple[RAM, Config, dict]:
     """The RAM model of a checkpoint (or of a run dir's best one), its config and the raw checkpoint.
 
-    The data folder saved in the checkpoint may not exist here: ``data_dir``, else the saved one if it
-    exists, else $RAM_DATA_DIR or the download cache."""
+    A data folder saved in the checkpoint that is gone here gives way to ``data_dir``, else
+    $RAM_DATA_DIR or the download cache."""
     ckpt = checkpoint_path(path)
-    state = load_checkpoint(ckpt, device)
-    saved = state.get("config") if isinstance(state, dict) else None
-    if not isinstance(saved, dict) or "model" not in state:
-        raise CheckpointError(f"{ckpt} holds no 'config' and 'model': it is not a checkpoint written by train.py")
-    name = (saved.get("model") or {}).get("name", "ram")
-    if name != "ram":
-        raise ValueError(f"{ckpt} is a {name!r} checkpoint, which sees the whole image at once: there are no "
-                         "glimpses to view; pass a RAM checkpoint (model.name=ram)")
-    saved = copy.deepcopy(saved)
-    data = saved.setdefault("data", {})
-    if data_dir is not None or (data.get("data_dir") and not Path(data["data_dir"]).expanduser().is_dir()):
-        data["data_dir"] = data_dir
-    cfg = from_dict(saved)
+    cfg, state = load_model_checkpoint(ckpt, map_location=device)
+    if cfg.model.name != "ram":
+        raise ValueError(f"{ckpt} is a {cfg.model.name!r} checkpoint, which sees the whole image at once: there are "
+                         "no glimpses to view; pass a RAM checkpoint (model.name=ram)")
+    if data_dir is not None:
+        cfg.data.data_dir = data_dir
     model = RAM.from_config(cfg.model).to(device)
-    model.load_state_dict(state["model"])
+    load_weights(model, state, ckpt)
     return model.eval(), cfg, state
-
-
-def make_env(cfg: Config, split: str, batch: int, device):
-    from ram.trainer import make_env as trainer_env  # the trainer's env, so views match evaluation exactly
-
-    return trainer_env(cfg, split, batch, device)
 
 
 @torch.no_grad()
