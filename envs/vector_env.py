@@ -76,6 +76,10 @@ class GlimpseVectorEnv(VectorEnv):
 
     ``reset(options={"indices": idx})`` picks which digits (train) or fixed canvases (val/test) the
     batch holds; without it they are drawn at random (so are the canvases an autoreset brings).
+    ``options={"indices": idx, "repeats": M}`` gives each of ``num_envs // M`` digits to M neighbouring
+    sub-environments on one and the same canvas (M rollouts of an image, for lower-variance REINFORCE).
+    ``options={"loc": l}`` (num_envs, 2) takes the first glimpse at l, overriding ``start`` (an agent
+    that chooses its own first location).
 
     ## Seeding
     ``reset(seed=s)`` (an int) seeds the one generator that the whole batch draws from, so the same
@@ -155,25 +159,36 @@ class GlimpseVectorEnv(VectorEnv):
         if seed is not None:
             self.generator.manual_seed(int(seed))
         B, rand = self.num_envs, dict(generator=self.generator, device=self.device)
-        if options and "indices" in options:
+        options = options or {}
+        repeats = int(options.get("repeats", 1))
+        if repeats < 1 or B % repeats:
+            raise ValueError(f"options['repeats']={repeats} must be a positive divisor of num_envs={B}")
+        n = B // repeats  # distinct canvases in the batch
+        if "indices" in options:
             given = options["indices"]
             if not torch.is_tensor(given):  # user input: check it here (tensors from the trainer: no host sync)
                 given = np.asarray(given)
                 if given.size and (given.min() < 0 or given.max() >= self.size):
                     raise ValueError(f"options['indices'] must lie in [0, {self.size}) for split {self.split!r}")
             index = torch.as_tensor(given, device=self.device).long()
-            if index.shape != (B,):
-                raise ValueError(f"options['indices'] must hold num_envs={B} indices, got shape {tuple(index.shape)}")
+            if index.shape != (n,):
+                held = f"num_envs={B}" if repeats == 1 else f"num_envs/repeats={n}"
+                raise ValueError(f"options['indices'] must hold {held} indices, got shape {tuple(index.shape)}")
         else:
-            index = torch.randint(self.size, (B,), **rand)
+            index = torch.randint(self.size, (n,), **rand)
         self._canvas = self._table = self._glimpse = None  # free the last episode's buffers for this one's
         if self.split == "train":
-            self._canvas = make_canvases(self._images, index, self.canvas_size, self.distractors, generator=self.generator)
+            canvas = make_canvases(self._images, index, self.canvas_size, self.distractors, generator=self.generator)
         else:
-            self._canvas = self._images[index].float()
-        self._labels = self._all_labels[index]
-        self._table = self.retina.integral(self._canvas)
-        if self.start == "center":
+            canvas = self._images[index].float()
+        tile = (lambda x: x) if repeats == 1 else (lambda x: x.repeat_interleave(repeats, 0))  # rollouts side by side
+        self._table = tile(self.retina.integral(canvas))  # B, S+1, S+1
+        self._canvas, self._labels = tile(canvas), tile(self._all_labels[index])  # B, S, S and B
+        if "loc" in options:
+            loc = torch.as_tensor(options["loc"], dtype=torch.float32, device=self.device).clamp(-1, 1)
+            if loc.shape != (B, 2):
+                raise ValueError(f"options['loc'] must have shape (num_envs, 2) = ({B}, 2), got {tuple(loc.shape)}")
+        elif self.start == "center":
             loc = torch.zeros(B, 2, device=self.device)
         else:
             loc = torch.rand(B, 2, **rand) * 2 - 1

@@ -25,7 +25,7 @@ class CheckpointError(RuntimeError):
 
 # What may differ between a checkpoint and the config that resumes it (and every logger.* key). Everything
 # else must match: resuming with another model, data or optimizer setting would not continue the same run.
-RESUME_MAY_CHANGE = {"data.data_dir", "train.epochs", "train.device", "train.threads", "train.log_every",
+RESUME_MAY_CHANGE = {"data.data_dir", "train.epochs", "train.early_stop", "train.device", "train.threads", "train.log_every",
                      "train.checkpoint_every", "eval.batch_size", "eval.mc_samples", "eval.select"}
 VIEW_MUST_MATCH = ("model.",)  # viewing or evaluating needs the same network only
 
@@ -77,15 +77,13 @@ def check_compatible(state: dict, cfg: Config, path: Path | str = "checkpoint", 
 
     purpose 'resume': model, data and optimizer settings must all match (epochs, device, threads,
     logging, checkpointing, evaluation and the data folder may change). 'view': the model must match."""
-    saved, wanted = _flat(state["config"]), _flat(to_dict(cfg))
+    # a key added after the checkpoint was written takes its default, which keeps the earlier behaviour
+    saved = {**_flat(to_dict(Config())), **_flat(state["config"])}
+    wanted = _flat(to_dict(cfg))
     if purpose == "view":
         keys = [k for k in wanted if k.startswith(VIEW_MUST_MATCH)]
     else:
         keys = [k for k in wanted if k not in RESUME_MAY_CHANGE and not k.startswith("logger.")]
-    missing = [k for k in keys if k not in saved]
-    if missing:
-        raise CheckpointError(f"{path} has no {missing[0]} in its config: it was written by another version of "
-                              "this project; start a new run")
     differ = [k for k in keys if saved[k] != wanted[k]]
     if differ:
         fix = ("resume with the run's own config.yaml, without overriding it" if purpose == "resume"

@@ -43,8 +43,10 @@ class ModelConfig:
     hidden: int = 256  # glimpse feature and core state size
     core: str = "rnn"  # rnn (ReLU, as in the paper) or lstm
     rnn_init: str = "identity"  # ReLU RNN's recurrent weights: identity (IRNN) or default (PyTorch's uniform)
-    loc_std: float = 0.15  # fixed std of the Gaussian location policy
-    start: str = "center"  # first glimpse at the centre or at a random location
+    loc_std: float = 0.15  # std of the Gaussian location policy (at the start of training)
+    loc_std_final: float | None = None  # null = fixed std; else annealed linearly to this by the last step
+    start: str = "center"  # first glimpse: centre, random (uniform), or learned (drawn by the policy)
+    reinforce_to_core: bool = False  # REINFORCE also trains the core and glimpse nets (else only the location net)
     fc_hidden: int = 256  # baseline 'fc': width of both hidden layers (the paper: 64 or 256)
     cnn_width: int = 32  # baseline 'cnn': channels of the first block (then 2x, 4x, 8x)
 
@@ -55,7 +57,13 @@ class TrainConfig:
     batch_size: int = 64  # per process: under torchrun the global batch is batch_size x world size
     lr: float = 1e-3
     lr_scaling: str = "none"  # none, linear or sqrt: lr and lr_min times the world size or its square root
-    lr_min: float = 1e-5  # cosine decay floor
+    lr_min: float = 1e-5  # floor of every schedule
+    lr_schedule: str = "cosine"  # cosine, linear or exponential decay from lr to lr_min over the run; plateau; constant
+    lr_gamma: float = 0.5  # plateau: factor applied after lr_patience epochs without a better validation error
+    lr_patience: int = 5  # plateau: epochs without improvement before the learning rate drops
+    early_stop: int = 0  # stop after this many epochs without a better validation error; 0 = never
+    rollouts: int = 1  # M: sampled rollouts of each training image per step (the batch holds batch_size x M episodes)
+    reinforce_reduce: str = "sum"  # an episode's REINFORCE terms summed or averaged over its locations
     weight_decay: float = 0.0
     grad_clip: float = 5.0  # max gradient norm; 0 = off
     reinforce_weight: float = 1.0
@@ -106,17 +114,20 @@ CHOICES = {
     "model.name": ("ram", "fc", "cnn_paper", "cnn"),  # the last three: ram/baselines.py
     "model.core": ("rnn", "lstm"),
     "model.rnn_init": ("identity", "default"),
-    "model.start": ("center", "random"),
+    "model.start": ("center", "random", "learned"),
+    "train.lr_schedule": ("cosine", "linear", "exponential", "plateau", "constant"),
+    "train.reinforce_reduce": ("sum", "mean"),
     "eval.select": ("deterministic", "single"),
     "train.lr_scaling": ("none", "linear", "sqrt"),
     "logger.wandb": ("auto", "online", "offline", "disabled"),
 }
 POSITIVE = ("data.canvas_size", "data.val_size", "model.glimpse_size", "model.scales", "model.glimpses",
             "model.glimpse_hidden", "model.loc_hidden", "model.hidden", "model.loc_std", "model.fc_hidden",
-            "model.cnn_width", "train.epochs", "train.batch_size", "train.lr", "train.log_every", "eval.batch_size",
+            "model.cnn_width", "train.epochs", "train.batch_size", "train.lr", "train.log_every", "train.rollouts", "train.lr_gamma",
+            "train.lr_patience", "eval.batch_size",
             "eval.mc_samples", "logger.init_timeout", "view.n")
 NON_NEGATIVE = ("data.distractors", "data.train_size", "train.lr_min", "train.weight_decay", "train.grad_clip",
-                "train.reinforce_weight", "train.threads", "train.checkpoint_every", "view.every")
+                "train.reinforce_weight", "train.threads", "train.early_stop", "train.checkpoint_every", "view.every")
 
 
 # YAML 1.1 reads 1e-4 as a string (it wants 1.0e-4); a float field takes it as the number it means
@@ -205,6 +216,13 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"train.device={t.device!r} is not a device: use auto, cpu, cuda or cuda:N")
     if t.lr_min > t.lr:
         raise ConfigError(f"train.lr_min={t.lr_min} is above train.lr={t.lr}: the schedule decays from lr to lr_min")
+    if m.loc_std_final is not None and not 0 < m.loc_std_final:
+        raise ConfigError(f"model.loc_std_final={m.loc_std_final} must be greater than 0 (or null for a fixed std)")
+    if t.rollouts > 1 and m.name != "ram":
+        raise ConfigError(f"train.rollouts={t.rollouts} samples glimpse paths, which model.name={m.name!r} does not "
+                          "take: set train.rollouts=1")
+    if t.lr_gamma >= 1:
+        raise ConfigError(f"train.lr_gamma={t.lr_gamma} must be below 1: the plateau schedule lowers the learning rate")
     if d.train_size and t.batch_size > d.train_size:
         raise ConfigError(f"train.batch_size={t.batch_size} is larger than data.train_size={d.train_size}: "
                           "lower the batch size or use more digits")

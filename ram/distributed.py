@@ -156,25 +156,26 @@ class RolloutLoss(nn.Module):
     RAM has no forward(): the rollout drives model.step(). DistributedDataParallel only arms its
     gradient all-reduce inside a forward() call, so the rollout must run through one."""
 
-    def __init__(self, model: nn.Module, reinforce_weight: float):
+    def __init__(self, model: nn.Module, train_cfg):
         super().__init__()
-        self.model, self.reinforce_weight = model, reinforce_weight
+        self.model, self.t = model, train_cfg
 
     def forward(self, env, generator, options: dict):
         if not isinstance(self.model, RAM):  # a full-image baseline on the same env's canvases
             return baseline_loss(self.model, env, options["indices"])
+        options = {**options, "repeats": self.t.rollouts}  # M rollouts of each image, on one canvas
         r = rollout(self.model, env, generator=generator, options=options)
-        return hybrid_loss(r, self.reinforce_weight)
+        return hybrid_loss(r, self.t.reinforce_weight, self.t.reinforce_reduce)
 
 
-def data_parallel(model: nn.Module, reinforce_weight: float, device: torch.device) -> nn.Module:
+def data_parallel(model: nn.Module, train_cfg, device: torch.device) -> nn.Module:
     """The training loss module: wrapped in DistributedDataParallel under torchrun, bare otherwise.
 
     Every parameter gets a gradient in each step: the cross-entropy reaches the glimpse, core and
     action nets, REINFORCE the location net and the squared error the baseline net (both read a
     detached state). With a single glimpse no location is ever used, so the location and baseline
     nets sit out and DDP must be told to look for unused parameters."""
-    module = RolloutLoss(model, reinforce_weight)
+    module = RolloutLoss(model, train_cfg)
     if world_size() == 1:
         return module
     return nn.parallel.DistributedDataParallel(

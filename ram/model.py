@@ -5,8 +5,14 @@ state, the location network proposes where to look next (a Gaussian with fixed s
 baseline network predicts the expected reward. After the last glimpse the action network classifies.
 
 Gradient routing (the hybrid loss of the paper): the core and glimpse networks learn from the
-classification loss only; the location and baseline networks read a detached copy of the state, so
-they learn from REINFORCE and the squared error respectively, and never from the cross-entropy.
+classification loss; the location and baseline networks read a detached copy of the state, so they
+learn from REINFORCE and the squared error respectively, and never from the cross-entropy. With
+``reinforce_to_core=True`` the location network reads the state itself, so REINFORCE also trains the
+core and glimpse networks (as in Torch7's and most public reproductions); the baseline never does.
+
+The first glimpse is the environment's (centre or random, ``start``) unless ``start="learned"``: then
+a learned mean (one parameter pair, tanh'd) draws the first location like any other, and REINFORCE
+trains it.
 """
 
 from __future__ import annotations
@@ -73,22 +79,45 @@ class RAM(nn.Module):
     def __init__(self, glimpse_size: int = 12, scales: int = 3, glimpses: int = 8, glimpse_hidden: int = 128,
                  loc_hidden: int = 128, hidden: int = 256, core: str = "rnn", loc_std: float = 0.15,
                  rnn_init: str = "identity",
-                 classes: int = 10):
+                 classes: int = 10, *, start: str = "center", reinforce_to_core: bool = False):
         super().__init__()
-        self.glimpses, self.loc_std = glimpses, loc_std
+        self.glimpses, self.start, self.reinforce_to_core = glimpses, start, reinforce_to_core
+        # a tensor, so that an annealed std (set_loc_std) neither recompiles _step nor enters the state_dict
+        self.register_buffer("_std", torch.tensor(float(loc_std)), persistent=False)
         self.glimpse_net = GlimpseNetwork(scales * glimpse_size**2, glimpse_hidden, loc_hidden, hidden)
         self.core = Core(core, hidden, rnn_init)
         self.location_net = nn.Linear(hidden, 2)
         self.baseline_net = nn.Linear(hidden, 1)
         self.action_net = nn.Linear(hidden, classes)
+        if start == "learned":  # only then: checkpoints of the other starts keep their exact keys
+            self.start_loc = nn.Parameter(torch.zeros(2))
 
     @classmethod
     def from_config(cls, m) -> "RAM":
         return cls(m.glimpse_size, m.scales, m.glimpses, m.glimpse_hidden, m.loc_hidden, m.hidden, m.core, m.loc_std,
-                   m.rnn_init)
+                   m.rnn_init, start=m.start, reinforce_to_core=m.reinforce_to_core)
+
+    @property
+    def loc_std(self) -> float:
+        return self._std.item()
+
+    def set_loc_std(self, std: float) -> None:
+        """The policy's std from now on (the trainer anneals it; it is not a learned parameter)."""
+        self._std.fill_(std)
 
     def initial_state(self, batch: int, device) -> tuple[torch.Tensor, ...]:
         return self.core.initial(batch, device)
+
+    def first_step(self, batch: int, device, deterministic: bool = False,
+                   generator: torch.Generator | None = None) -> Step | None:
+        """With start="learned": the first location drawn from the learned mean; else None (the env's)."""
+        if self.start != "learned":
+            return None
+        state = self.initial_state(batch, device)
+        noise = None if deterministic else torch.randn(batch, 2, device=device, generator=generator)  # B, 2
+        mean = torch.tanh(self.start_loc).expand(batch, 2)  # B, 2
+        sample, log_prob = self._sample(mean, noise)
+        return Step(state, mean, sample, log_prob, self.baseline_net(state[0]).squeeze(1))
 
     def step(self, glimpse: torch.Tensor, loc: torch.Tensor, state: tuple[torch.Tensor, ...],
              deterministic: bool = False, generator: torch.Generator | None = None) -> Step:
@@ -96,16 +125,22 @@ class RAM(nn.Module):
         noise = None if deterministic else torch.randn(loc.shape, device=loc.device, generator=generator)  # B, 2
         return Step(*self._step(glimpse, loc, state, noise))
 
+    def _sample(self, mean: torch.Tensor, noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """A location around mean (B, 2) and its log-density, summed over x and y (B)."""
+        std = self._std
+        sample = mean if noise is None else mean.detach() + std * noise  # the sample carries no gradient
+        # log N(sample; mean, std): its gradient reaches only what computed the mean
+        log_prob = (-((sample - mean) ** 2) / (2 * std**2)).sum(1) - 2 * (torch.log(std) + 0.5 * math.log(2 * math.pi))
+        return sample, log_prob
+
     def _step(self, glimpse: torch.Tensor, loc: torch.Tensor, state: tuple[torch.Tensor, ...],
               noise: torch.Tensor | None) -> tuple:
         """The arithmetic of ``step``, random draws excluded so that ``torch.compile`` can fuse it whole."""
         state = self.core(self.glimpse_net(glimpse, loc), state)
-        h = state[0].detach()  # location and baseline nets must not push gradients into the core
-        mean = torch.tanh(self.location_net(h).float())  # B, 2; float: the policy stays fp32 under autocast
-        sample = mean if noise is None else mean.detach() + self.loc_std * noise  # the sample carries no gradient
-        # log N(sample; mean, std), summed over x and y; its gradient reaches the location net only
-        log_prob = (-((sample - mean) ** 2) / (2 * self.loc_std**2)).sum(1) \
-            - 2 * (math.log(self.loc_std) + 0.5 * math.log(2 * math.pi))
+        h = state[0].detach()  # the baseline (and by default the location) net must not train the core
+        policy_in = state[0] if self.reinforce_to_core else h
+        mean = torch.tanh(self.location_net(policy_in).float())  # B, 2; float: the policy stays fp32 under autocast
+        sample, log_prob = self._sample(mean, noise)
         baseline = self.baseline_net(h).squeeze(1)  # B
         return state, mean, sample, log_prob, baseline
 

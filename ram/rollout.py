@@ -14,8 +14,8 @@ from ram.model import RAM
 @dataclass
 class Rollout:
     logits: torch.Tensor  # B, classes, after the last glimpse
-    log_probs: torch.Tensor  # T-1, B: log-density of each location that was used
-    baselines: torch.Tensor  # T-1, B: predicted reward at those steps
+    log_probs: torch.Tensor  # L, B: log-density of each location the policy chose (T-1, or T with a learned start)
+    baselines: torch.Tensor  # L, B: predicted reward at those steps
     reward: torch.Tensor  # B: 1 where the class was right (from the environment)
     labels: torch.Tensor  # B: the true digits (from the environment's final info)
     locations: torch.Tensor  # T, B, 2: where each glimpse was taken
@@ -25,9 +25,12 @@ class Rollout:
 def rollout(model: RAM, env: GlimpseVectorEnv, deterministic: bool = False, generator=None,
             options: dict | None = None, record: bool = False) -> Rollout:
     """One episode of every sub-environment: T glimpses, then a class guess scored by the env."""
+    first = model.first_step(env.num_envs, env.device, deterministic, generator)  # a learned start, else None
+    if first is not None:
+        options = {**(options or {}), "loc": first.loc}
     obs, _ = env.reset(options=options)
     state = model.initial_state(env.num_envs, env.device)
-    log_probs, baselines, seen = [], [], []
+    log_probs, baselines, seen = ([first.log_prob], [first.baseline], []) if first is not None else ([], [], [])
     for t in range(model.glimpses):
         if record:
             seen.append(obs["glimpse"])
@@ -45,16 +48,19 @@ def rollout(model: RAM, env: GlimpseVectorEnv, deterministic: bool = False, gene
                    env.locations(), torch.stack(seen) if record else None)
 
 
-def hybrid_loss(r: Rollout, reinforce_weight: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def hybrid_loss(r: Rollout, reinforce_weight: float = 1.0,
+                reduce: str = "sum") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Cross-entropy + REINFORCE with a learned baseline + the baseline's squared error.
 
     Every location of an episode shares its return R (the final reward); the advantage R - b_t uses a
-    detached baseline, so REINFORCE moves only the location network and the squared error only the
-    baseline network."""
+    detached baseline, so REINFORCE moves only the policy (the location network, and the core when the
+    model lets it) and the squared error only the baseline network. ``reduce``: the REINFORCE terms of
+    an episode's locations summed (the likelihood-ratio gradient of the episode) or averaged over them."""
     ce = F.cross_entropy(r.logits, r.labels)
-    returns = r.reward[None].expand_as(r.baselines)  # T-1, B
+    returns = r.reward[None].expand_as(r.baselines)  # L, B (L locations chosen by the policy)
     advantage = (returns - r.baselines).detach()
-    reinforce = -(advantage * r.log_probs).sum(0).mean()
+    per_episode = (advantage * r.log_probs).sum(0) if reduce == "sum" else (advantage * r.log_probs).mean(0)
+    reinforce = -per_episode.mean() if r.log_probs.numel() else ce.new_zeros(())
     baseline = F.mse_loss(r.baselines, returns) if r.baselines.numel() else ce.new_zeros(())
     loss = ce + reinforce_weight * reinforce + baseline
     return loss, {"loss": loss.detach(), "ce": ce.detach(), "reinforce": reinforce.detach(),

@@ -21,6 +21,7 @@ from ram.logger import RunLogger
 from ram.macs import model_macs
 from ram.model import RAM
 from ram.rollout import rollout
+from ram.schedule import loc_std, lr_factor
 from ram.speed import adam, configure
 
 EVAL_SEED = 1234  # evaluation rollouts draw from their own generator: scores are reproducible
@@ -36,10 +37,11 @@ def pick_device(name: str) -> torch.device:
 
 def make_env(cfg: Config, split: str, batch: int, device) -> GlimpseVectorEnv:
     d, m = cfg.data, cfg.model
+    start = "center" if m.start == "learned" else m.start  # a learned start hands the env its first location
     return GlimpseVectorEnv(num_envs=batch, canvas_size=d.canvas_size, distractors=d.distractors,
                             glimpse_size=m.glimpse_size, scales=m.scales, glimpses=m.glimpses, split=split,
                             data_dir=d.data_dir, val_size=d.val_size, train_size=d.train_size or None,
-                            canvas_seed=d.canvas_seed, start=m.start, device=device, backend="torch")
+                            canvas_seed=d.canvas_seed, start=start, device=device, backend="torch")
 
 
 def build_model(cfg: Config) -> torch.nn.Module:
@@ -79,19 +81,20 @@ class Trainer:
         self.device = local_device(pick_device(t.device))
         seed_all(t.seed)
         self.model = configure(build_model(cfg).to(self.device), t, self.device)
-        self.env = make_env(cfg, "train", t.batch_size, self.device)
+        self.env = make_env(cfg, "train", t.batch_size * t.rollouts, self.device)  # M episodes per image
         if self.env.size < t.batch_size * world_size():
             raise ValueError(f"train.batch_size={t.batch_size} x {world_size()} process(es) is larger than the "
                              f"{self.env.size} training digits")
         self.env.generator.manual_seed(rank_seed(t.seed))  # each rank its own canvases and policy noise
         self.policy_rng = torch.Generator(self.device).manual_seed(rank_seed(t.seed) + 1)
-        self.rollout_loss = data_parallel(self.model, t.reinforce_weight, self.device)
+        self.rollout_loss = data_parallel(self.model, t, self.device)
         self.steps_per_epoch = self.env.size // (t.batch_size * world_size())  # the last partial batch is dropped
         self.total_steps = self.steps_per_epoch * t.epochs
         self.optimizer = adam(self.model.parameters(), lr=t.lr * lr_scale(t.lr_scaling), weight_decay=t.weight_decay)
         floor = t.lr_min / t.lr
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(s / self.total_steps, 1))))
+        self.lr_drop, self.last_drop_epoch = 1.0, 0  # the plateau schedule's drops so far (1 = none)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(  # the lambda reads lr_drop: drops apply from the next step
+            self.optimizer, lambda s: max(lr_factor(t.lr_schedule, s / self.total_steps, floor) * self.lr_drop, floor))
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.best_val, self.best_epoch, self.train_time, self.train_images = math.inf, 0, 0.0, 0
         self.wall_time, self.session_start = 0.0, time.perf_counter()  # wall time of earlier sessions, this one's start
@@ -113,6 +116,7 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
             "best_val": self.best_val, "best_epoch": self.best_epoch,
+            "lr_drop": self.lr_drop, "last_drop_epoch": self.last_drop_epoch,
             "train_time": self.train_time, "train_images": self.train_images,
             "wall_time": self.wall_time + time.perf_counter() - self.session_start,
             "totals": {k: torch.as_tensor(v).cpu() for k, v in self.totals.items()},
@@ -129,6 +133,7 @@ class Trainer:
         for key in ("epoch", "step_in_epoch", "global_step", "best_val", "best_epoch", "train_time", "train_images"):
             setattr(self, key, state[key])
         self.wall_time = state.get("wall_time", 0.0)
+        self.lr_drop, self.last_drop_epoch = state.get("lr_drop", 1.0), state.get("last_drop_epoch", 0)
         totals = state["totals_ranks"][rank()] if "totals_ranks" in state else state.get("totals", {})
         self.totals = {k: v.to(self.device) for k, v in totals.items()}
         self.saved_step = self.global_step
@@ -158,7 +163,17 @@ class Trainer:
         g = torch.Generator().manual_seed(self.cfg.train.seed * 1_000_003 + epoch)
         return torch.randperm(self.env.size, generator=g).to(self.device)
 
+    def progress(self, step: int | None = None) -> float:
+        """Fraction of the run's steps done (the schedules' clock)."""
+        return (self.global_step if step is None else step) / max(self.total_steps, 1)
+
+    def set_policy_std(self, step: int | None = None) -> None:
+        m = self.cfg.model
+        if m.name == "ram" and m.loc_std_final is not None:
+            self.model.set_loc_std(loc_std(m.loc_std, m.loc_std_final, self.progress(step)))
+
     def train_step(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        self.set_policy_std()
         loss, stats = self.rollout_loss(self.env, self.policy_rng, {"indices": index})  # DDP: grads all-reduce
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -218,13 +233,14 @@ class Trainer:
         val_env = make_env(cfg, "val", cfg.eval.batch_size, self.device)
         print(f"run {self.run_dir}: {cfg.data.benchmark} {cfg.model.name}, {count_params(self.model):,} parameters, "
               f"{self.env.size} training digits, device {self.device}, {torch.get_num_threads()} threads")
-        while self.epoch < cfg.train.epochs:
+        while self.epoch < cfg.train.epochs and not self.patience_out():
             train_stats = self.train_epoch()
             self.epoch, self.step_in_epoch = self.epoch + 1, 0
             val = {"val_error": on_main(lambda: self._evaluate(val_env, cfg.eval.select))}  # one decision
             improved = val["val_error"] < self.best_val
             if improved:
                 self.best_val, self.best_epoch = val["val_error"], self.epoch
+            self._plateau()
             record = {"epoch": self.epoch, "step": self.global_step, **train_stats, **val,
                       "lr": self.scheduler.get_last_lr()[0],
                       "images_per_s": self.train_images / max(self.train_time, 1e-9)}
@@ -238,6 +254,17 @@ class Trainer:
             if cfg.view.every and self.epoch % cfg.view.every == 0 and is_main():
                 self.log_rollouts()
         return self.test(self.wall_time + time.perf_counter() - self.session_start) if is_main() else {}
+
+    def patience_out(self) -> bool:
+        """train.early_stop: no better validation error for that many epochs."""
+        patience = self.cfg.train.early_stop
+        return bool(patience) and self.epoch - self.best_epoch >= patience
+
+    def _plateau(self) -> None:
+        """train.lr_schedule=plateau: lower the learning rate after lr_patience epochs without improvement."""
+        t = self.cfg.train
+        if t.lr_schedule == "plateau" and self.epoch - max(self.best_epoch, self.last_drop_epoch) >= t.lr_patience:
+            self.lr_drop, self.last_drop_epoch = self.lr_drop * t.lr_gamma, self.epoch
 
     def _evaluate(self, env: GlimpseVectorEnv, mode: str) -> float:
         if self.cfg.model.name != "ram":  # deterministic: every mode is the same single forward pass
@@ -257,6 +284,7 @@ class Trainer:
         cfg = self.cfg
         best = load_checkpoint(self.ckpt_dir / "best.pt", self.device)
         self.model.load_state_dict(best["model"])
+        self.set_policy_std(best["global_step"])  # sampled test rollouts use the std the best model had
         test_env = make_env(cfg, "test", cfg.eval.batch_size, self.device)
         if cfg.model.name == "ram":
             errors = {f"test_error_{mode}": self._evaluate(test_env, mode) for mode in ("single", "deterministic", "mc")}
@@ -268,6 +296,8 @@ class Trainer:
             "benchmark": cfg.data.benchmark, "model": cfg.model.name, **errors,
             "mc_samples": cfg.eval.mc_samples if cfg.model.name == "ram" else None,
             "val_error_best": self.best_val, "best_epoch": self.best_epoch, "epochs": self.epoch,
+            "stopped_early": self.epoch < cfg.train.epochs, "rollouts": cfg.train.rollouts,
+            "train_episodes": self.train_images * cfg.train.rollouts,
             "params": count_params(self.model), "macs": model_macs(self.model, cfg.data.canvas_size),
             "train_images_per_s": self.train_images / max(self.train_time, 1e-9),
             "train_time_s": self.train_time, "wall_time_s": wall_time,

@@ -1,0 +1,199 @@
+"""Recipe study: train each recipe variant on a proxy budget, several seeds, and tabulate validation error.
+
+    python benchmarks/recipe_study.py --jobs 2 --threads 1                 # every variant, 2 seeds
+    python benchmarks/recipe_study.py --variants 'today,random*' --seeds 3
+    python benchmarks/recipe_study.py --table-only                         # rebuild the table from the runs
+
+A variant is a list of train.py overrides on top of the study's benchmark config (``--config``). The
+budget is counted in training episodes, not epochs: a variant with ``train.rollouts=M`` runs
+``--epochs / M`` epochs, so every variant gets the same compute. Each run is
+`python train.py --config CONFIG --out OUT/VARIANT/seedS train.seed=S ...` as a subprocess (its command in
+OUT/VARIANT/seedS/study.json, its output in train.log); a finished run is skipped and a killed one resumed,
+so the study can be stopped and started again. Selection is on validation only: the table ranks variants by
+their best validation error (deterministic policy); each run's test error is the one scoring of its
+best-validation checkpoint that train.py does at the end, shown for reference, never used to choose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# name -> (overrides, what it tests). 'today' is the recipe before the study; each other variant changes it.
+VARIANTS: dict[str, tuple[list[str], str]] = {
+    "today": ([], "centre start, fixed std 0.15, REINFORCE into the location net only, summed, 1 rollout"),
+    "random": (["model.start=random"], "a uniformly random first glimpse"),
+    "learned": (["model.start=learned"], "a learned first location, drawn by the policy"),
+    "random_anneal": (["model.start=random", "model.loc_std_final=0.03"],
+                      "random start, std annealed 0.15 -> 0.03 over the run"),
+    "random_wide_anneal": (["model.start=random", "model.loc_std=0.25", "model.loc_std_final=0.03"],
+                           "random start, std annealed 0.25 -> 0.03"),
+    "random_core": (["model.start=random", "model.reinforce_to_core=true"],
+                    "random start, REINFORCE also trains the core and glimpse nets"),
+    "random_mean": (["model.start=random", "train.reinforce_reduce=mean"],
+                    "random start, REINFORCE averaged over steps"),
+    "random_m4": (["model.start=random", "train.rollouts=4", "train.batch_size=16"],
+                  "random start, 4 rollouts of each image (16 images x 4 = 64 episodes a step)"),
+    "random_lstm": (["model.start=random", "model.core=lstm"], "random start, LSTM core"),
+}
+
+
+def shown(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def overrides_of(name: str, extra: list[str]) -> list[str]:
+    return VARIANTS[name][0] + list(extra)
+
+
+def rollouts_of(overrides: list[str]) -> int:
+    values = [int(o.split("=", 1)[1]) for o in overrides if o.startswith("train.rollouts=")]
+    return values[-1] if values else 1
+
+
+def command(name: str, seed: int, run_dir: Path, args, resume: bool) -> list[str]:
+    overrides = overrides_of(name, args.set)
+    epochs = max(1, round(args.epochs / rollouts_of(overrides)))  # the same episodes for every variant
+    cmd = [sys.executable, "train.py"]
+    cmd += ["--out", shown(run_dir), "--resume"] if resume else ["--config", args.config, "--out", shown(run_dir)]
+    if args.data_dir:
+        cmd += ["--data-dir", args.data_dir]
+    if resume:
+        return cmd + [f"train.threads={args.threads}"]
+    return cmd + [f"train.seed={seed}", f"train.epochs={epochs}", f"train.threads={args.threads}",
+                  "logger.wandb=disabled", *overrides]
+
+
+def run_all(todo: list[tuple[str, int, Path]], args) -> int:
+    queue, running, failed = [], [], 0
+    for name, seed, run_dir in todo:
+        if (run_dir / "results.json").is_file():
+            continue
+        resume = (run_dir / "checkpoints" / "last.pt").is_file()
+        queue.append((name, seed, run_dir, command(name, seed, run_dir, args, resume)))
+    while queue or running:
+        while queue and len(running) < args.jobs:
+            name, seed, run_dir, cmd = queue.pop(0)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            meta_path = run_dir / "study.json"
+            meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"commands": []}
+            meta["commands"].append(shlex.join(["python", *cmd[1:]]))
+            meta.update(variant=name, host=platform.node())
+            meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+            log = open(run_dir / "train.log", "a")
+            print(f"start {name} seed {seed}", flush=True)
+            running.append((name, seed, run_dir, subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT),
+                            log, time.perf_counter()))
+        time.sleep(0.5)
+        for item in [r for r in running if r[3].poll() is not None]:
+            name, seed, run_dir, proc, log, t0 = item
+            running.remove(item)
+            log.close()
+            if proc.returncode != 0:
+                failed += 1
+                print(f"FAILED {name} seed {seed} (exit {proc.returncode}): see {shown(run_dir)}/train.log", flush=True)
+            else:
+                res = json.loads((run_dir / "results.json").read_text())
+                print(f"done  {name} seed {seed} in {time.perf_counter() - t0:.0f}s: best val "
+                      f"{100 * res['val_error_best']:.2f}%", flush=True)
+    return failed
+
+
+def summarize(out: Path, names: list[str]) -> list[dict]:
+    rows = []
+    for name in names:
+        runs = []
+        for run_dir in sorted((out / name).glob("seed*")):
+            if (run_dir / "results.json").is_file():
+                res = json.loads((run_dir / "results.json").read_text())
+                meta = json.loads((run_dir / "study.json").read_text()) if (run_dir / "study.json").is_file() else {}
+                runs.append({"run_dir": shown(run_dir), "commands": meta.get("commands", []), **res})
+        if not runs:
+            continue
+        val = [100 * r["val_error_best"] for r in runs]
+        rows.append({
+            "variant": name, "overrides": VARIANTS[name][0] if name in VARIANTS else [],
+            "what": VARIANTS.get(name, ([], ""))[1], "seeds": len(runs),
+            "val_mean": statistics.mean(val), "val_std": statistics.stdev(val) if len(val) > 1 else None,
+            "test_det_mean": statistics.mean(100 * r["test_error_deterministic"] for r in runs),
+            "test_mc_mean": statistics.mean(100 * r["test_error_mc"] for r in runs),
+            "episodes": statistics.mean(r.get("train_episodes", 0) for r in runs),
+            "wall_s": statistics.mean(r["wall_time_s"] for r in runs), "runs": runs,
+        })
+    base = next((r for r in rows if r["variant"] == "today"), None)
+    for r in rows:
+        r["verdict"] = verdict(r, base)
+    return rows
+
+
+def verdict(row: dict, base: dict | None) -> str:
+    """Against 'today': better or worse when the means differ by more than the two seed spreads together."""
+    if base is None or row is base:
+        return "reference"
+    spread = (row["val_std"] or 0) + (base["val_std"] or 0)
+    diff = row["val_mean"] - base["val_mean"]
+    if abs(diff) <= spread:
+        return f"within noise ({diff:+.2f})"
+    return f"{'better' if diff < 0 else 'worse'} ({diff:+.2f})"
+
+
+def table(rows: list[dict], args) -> str:
+    lines = [f"# Recipe study: {args.config}, {args.epochs} epoch-equivalents of training episodes per run, "
+             f"{args.threads} thread(s) per run, {args.jobs} run(s) at a time",
+             "", "Generated by `python benchmarks/recipe_study.py` from the run directories under "
+             f"`{shown(args.out)}`. Ranked by best validation error (deterministic policy, mean over seeds, %); "
+             "test errors are each run's one scoring of its best-validation checkpoint, not used for choosing.", "",
+             "| variant | what it changes | seeds | val det % (mean ± std) | test det % | test MC % | episodes | "
+             "wall s | verdict vs today |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for r in sorted(rows, key=lambda r: r["val_mean"]):
+        std = f" ± {r['val_std']:.2f}" if r["val_std"] is not None else ""
+        lines.append(f"| `{r['variant']}` | {r['what']} | {r['seeds']} | {r['val_mean']:.2f}{std} | "
+                     f"{r['test_det_mean']:.2f} | {r['test_mc_mean']:.2f} | {r['episodes']:,.0f} | {r['wall_s']:.0f} | "
+                     f"{r['verdict']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default="configs/cluttered60.yaml")
+    p.add_argument("--variants", default=None, help="comma-separated names or globs (default: all)")
+    p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=10, help="epochs at 1 rollout per image (the episode budget)")
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--set", nargs="*", default=[], help="extra overrides for every variant")
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "recipe_runs")
+    p.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results" / "recipe_study")
+    p.add_argument("--table-only", action="store_true")
+    args = p.parse_args(argv)
+    pats = [v.strip() for v in (args.variants or "*").split(",") if v.strip()]
+    names = [n for n in VARIANTS if any(fnmatch.fnmatchcase(n, pat) for pat in pats)]
+    if not names:
+        p.error(f"--variants {args.variants!r} matches none of {', '.join(VARIANTS)}")
+    failed = 0
+    if not args.table_only:
+        failed = run_all([(n, s, args.out / n / f"seed{s}") for n in names for s in range(args.seeds)], args)
+    rows = summarize(args.out, names)
+    text = table(rows, args)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.with_suffix(".md").write_text(text)
+    args.results.with_suffix(".json").write_text(json.dumps({"config": args.config, "epochs": args.epochs,
+                                                             "threads": args.threads, "rows": rows}, indent=2) + "\n")
+    print(text)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
