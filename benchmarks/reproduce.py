@@ -46,6 +46,7 @@ class Row:
     nips: float | None = None  # test error %, NIPS 2014 version
     arxiv: float | None = None  # test error %, the earlier arXiv version (1406.6247v1)
     headline: bool = False  # trained with --seeds seeds; the others with one
+    sure: str = "high/high"  # confidence in the NIPS / arXiv numbers (../shared/reference/paper-tables.md)
 
 
 TABLES = {
@@ -56,35 +57,39 @@ TABLES = {
 }
 
 
-def _ram(bench, table, glimpses, size, scales, **paper) -> Row:
+def _ram(bench, table, glimpses, size, scales, nips, arxiv, sure="high/high", headline=False) -> Row:
     label = f"RAM, {glimpses} glimpses, {size}x{size}, {scales} scale{'s' if scales > 1 else ''}"
-    return Row(f"{bench}_ram{glimpses}", table, label, **paper)
+    return Row(f"{bench}_ram{glimpses}", table, label, nips, arxiv, headline, sure)
 
 
 FC64, FC256, CONV = "FC, 2 layers (64 hiddens each)", "FC, 2 layers (256 hiddens each)", "Convolutional, 2 layers"
-# Paper numbers only where we are sure of them (the headline rows); every other cell says "see paper".
+# The published numbers of both versions, from ../shared/reference/paper-tables.md; a "medium" one is printed
+# as provisional.
 ROWS = [
-    Row("mnist28_fc256", "1a", FC256),
-    Row("mnist28_cnn_paper", "1a", CONV, nips=1.21, headline=True),
-    *(_ram("mnist28", "1a", g, 8, 1) for g in (2, 3, 4, 5)),
-    _ram("mnist28", "1a", 6, 8, 1, nips=1.12, arxiv=1.29, headline=True),
-    _ram("mnist28", "1a", 7, 8, 1, nips=1.07, headline=True),
-    Row("translated60_fc64", "1b", FC64),
-    Row("translated60_fc256", "1b", FC256),
-    Row("translated60_cnn_paper", "1b", CONV, nips=1.62, headline=True),
-    _ram("translated60", "1b", 4, 12, 3),
-    _ram("translated60", "1b", 6, 12, 3),
-    _ram("translated60", "1b", 8, 12, 3, nips=1.20, arxiv=1.84, headline=True),
-    Row("cluttered60_fc64", "2a", FC64),
-    Row("cluttered60_fc256", "2a", FC256),
-    Row("cluttered60_cnn_paper", "2a", CONV, nips=8.09, headline=True),
-    _ram("cluttered60", "2a", 4, 12, 3),
-    _ram("cluttered60", "2a", 6, 12, 3),
-    _ram("cluttered60", "2a", 8, 12, 3, nips=4.04, arxiv=5.23, headline=True),
-    Row("cluttered100_cnn_paper", "2b", CONV, nips=14.35, headline=True),
-    _ram("cluttered100", "2b", 4, 12, 4),
-    _ram("cluttered100", "2b", 6, 12, 4),
-    _ram("cluttered100", "2b", 8, 12, 4, nips=8.11, arxiv=10.83, headline=True),
+    Row("mnist28_fc256", "1a", FC256, 1.69, 1.35, sure="high/medium"),
+    Row("mnist28_cnn_paper", "1a", CONV, 1.21, 1.12, headline=True, sure="high/medium"),
+    _ram("mnist28", "1a", 2, 8, 1, 3.79, 6.27),
+    _ram("mnist28", "1a", 3, 8, 1, 1.51, 2.7, "high/medium"),
+    _ram("mnist28", "1a", 4, 8, 1, 1.54, 1.73),
+    _ram("mnist28", "1a", 5, 8, 1, 1.34, 1.55, "high/medium"),
+    _ram("mnist28", "1a", 6, 8, 1, 1.12, 1.29),
+    _ram("mnist28", "1a", 7, 8, 1, 1.07, 1.47, "high/medium", headline=True),
+    Row("translated60_fc64", "1b", FC64, 6.42, 7.56, sure="high/medium"),
+    Row("translated60_fc256", "1b", FC256, 2.63, 3.7, sure="high/medium"),
+    Row("translated60_cnn_paper", "1b", CONV, 1.62, 2.31, headline=True, sure="high/medium"),
+    _ram("translated60", "1b", 4, 12, 3, 1.54, 2.29),
+    _ram("translated60", "1b", 6, 12, 3, 1.22, 1.86),
+    _ram("translated60", "1b", 8, 12, 3, 1.20, 1.84, headline=True),
+    Row("cluttered60_fc64", "2a", FC64, 28.58, 28.96, sure="high/medium"),
+    Row("cluttered60_fc256", "2a", FC256, 11.96, 13.2, sure="high/medium"),
+    Row("cluttered60_cnn_paper", "2a", CONV, 8.09, 7.83, headline=True),
+    _ram("cluttered60", "2a", 4, 12, 3, 4.96, 7.1, "high/medium"),
+    _ram("cluttered60", "2a", 6, 12, 3, 4.08, 5.88, "high/medium"),
+    _ram("cluttered60", "2a", 8, 12, 3, 4.04, 5.23, headline=True),
+    Row("cluttered100_cnn_paper", "2b", CONV, 14.35, 16.51, headline=True, sure="medium/high"),
+    _ram("cluttered100", "2b", 4, 12, 4, 9.41, 14.95, "medium/high"),
+    _ram("cluttered100", "2b", 6, 12, 4, 8.31, 11.58, "medium/high"),
+    _ram("cluttered100", "2b", 8, 12, 4, 8.11, 10.83, "medium/high", headline=True),
 ]
 
 
@@ -220,7 +225,7 @@ def changed_keys(commands: list[str]) -> list[str]:
 def summarize(row: Row, runs: list[dict]) -> dict:
     budget_epochs = load_config(CONFIGS / f"{row.name}.yaml").train.epochs
     summary = {"row": row.name, "table": row.table, "label": row.label, "config": f"configs/paper/{row.name}.yaml",
-               "paper": {"nips_pct": row.nips, "arxiv_pct": row.arxiv}, "headline": row.headline,
+               "paper": {"nips_pct": row.nips, "arxiv_pct": row.arxiv, "confidence": row.sure}, "headline": row.headline,
                "budget_epochs": budget_epochs, "runs": runs, "seeds": [r["seed"] for r in runs]}
     if runs:
         for mode in MODES:
@@ -232,6 +237,12 @@ def summarize(row: Row, runs: list[dict]) -> dict:
     ours = 100 * summary["test_error_deterministic"]["mean"] if runs else None
     summary["verdict_vs_nips"] = verdict(ours, row.nips)
     return summary
+
+
+def _paper(pct: float | None, sure: str) -> str:
+    if pct is None:
+        return "-"
+    return f"{pct:.2f}" + (" (provisional)" if sure == "medium" else "")
 
 
 def _cell(stat: dict | None) -> str:
@@ -270,15 +281,15 @@ def markdown(summaries: list[dict], out: Path, sweeps: list[str], notes: str) ->
               "(single), the mean-location policy (deterministic) and class probabilities averaged over MC rollouts "
               "(MC). Full-image baselines make one deterministic pass, so their three columns are equal. Cells are "
               "mean ± sample std over seeds (n = number of seeds). \"vs NIPS\" compares our *deterministic* mean "
-              "with the NIPS 2014 number (not the MC average, which can hide a weak policy). \"see paper\": a row "
-              "whose published number we did not transcribe.", ""]
+              "with the NIPS 2014 number (not the MC average, which can hide a weak policy). The paper's numbers "
+              "are from `../shared/reference/paper-tables.md`; \"(provisional)\": read in one source only.", ""]
     head = ["row (paper)", "n", "ours single", "ours deterministic", "ours MC", "NIPS 2014", "arXiv v1", "vs NIPS",
             "budget (epochs, device, wall time per seed)"]
     for table, title in TABLES.items():
         lines += [f"## {title}", "", "| " + " | ".join(head) + " |", "|---|" + "---:|" * 7 + "---|"]
         for s in (s for s in summaries if s["table"] == table):
-            paper = [f"{p:.2f}" if p is not None else "see paper" for p in (s["paper"]["nips_pct"],
-                                                                           s["paper"]["arxiv_pct"])]
+            paper = [_paper(p, sure) for p, sure in zip((s["paper"]["nips_pct"], s["paper"]["arxiv_pct"]),
+                                                           s["paper"]["confidence"].split("/"))]
             cells = [_cell(s.get(f"test_error_{m}")) for m in MODES] if s["runs"] else ["not run"] * 3
             lines.append("| " + " | ".join([f"{s['label']} (`{s['row']}`)", str(len(s["runs"])), *cells, *paper,
                                             s["verdict_vs_nips"], _budget(s)]) + " |")

@@ -44,13 +44,26 @@ def test_every_row_has_a_config_that_loads_and_states_its_budget(data_dir):
         assert f'Row: "{row.label}"' in f.read_text()  # the config names the paper's row
 
 
-def test_paper_numbers_are_the_issue_targets():
-    best = {r.name: (r.nips, r.arxiv) for r in reproduce.ROWS if r.nips is not None}
-    assert best == {"mnist28_cnn_paper": (1.21, None), "mnist28_ram6": (1.12, 1.29), "mnist28_ram7": (1.07, None),
-                    "translated60_cnn_paper": (1.62, None), "translated60_ram8": (1.20, 1.84),
-                    "cluttered60_cnn_paper": (8.09, None), "cluttered60_ram8": (4.04, 5.23),
-                    "cluttered100_cnn_paper": (14.35, None), "cluttered100_ram8": (8.11, 10.83)}
-    assert all(r.headline for r in reproduce.ROWS if r.nips is not None)
+def paper_tables() -> dict[tuple[str, str], tuple]:
+    """(table, row label) -> (NIPS %, arXiv %, 'nips/arxiv' confidence), read from the shared reference file."""
+    found, table = {}, None
+    for line in (REPO.parent / "shared" / "reference" / "paper-tables.md").read_text().splitlines():
+        if line.startswith("## Table "):
+            table = line.split()[2].rstrip(":")
+        elif table and line.startswith("| ") and not line.startswith(("| row", "| ---")):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            number = lambda c: None if c == "-" else float(c)
+            sure = cells[3].replace(" ", "").split("/")
+            found[table, cells[0]] = (number(cells[1]), number(cells[2]), "/".join(sure * (2 // len(sure))))
+        elif line.startswith("## ") and not line.startswith("## Table"):
+            table = None
+    return found
+
+
+def test_paper_numbers_are_the_shared_reference():
+    published = paper_tables()
+    for row in reproduce.ROWS:
+        assert (row.nips, row.arxiv, row.sure) == published[row.table, row.label], row.name
 
 
 def test_verdict():
