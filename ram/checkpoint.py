@@ -28,6 +28,8 @@ class CheckpointError(RuntimeError):
 RESUME_MAY_CHANGE = {"data.data_dir", "train.epochs", "train.device", "train.threads", "train.log_every",
                      "train.checkpoint_every", "eval.batch_size", "eval.mc_samples", "eval.select"}
 VIEW_MUST_MATCH = ("model.",)  # viewing or evaluating needs the same network only
+# Keys added after checkpoints were first written, with the value every older run had: those runs still resume
+ADDED_LATER = {"data.dataset": "mnist", "data.verify": True}
 
 
 def save_checkpoint(state: dict, path: Path) -> None:
@@ -77,7 +79,7 @@ def check_compatible(state: dict, cfg: Config, path: Path | str = "checkpoint", 
 
     purpose 'resume': model, data and optimizer settings must all match (epochs, device, threads,
     logging, checkpointing, evaluation and the data folder may change). 'view': the model must match."""
-    saved, wanted = _flat(state["config"]), _flat(to_dict(cfg))
+    saved, wanted = {**ADDED_LATER, **_flat(state["config"])}, _flat(to_dict(cfg))
     if purpose == "view":
         keys = [k for k in wanted if k.startswith(VIEW_MUST_MATCH)]
     else:
