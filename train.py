@@ -31,7 +31,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", default=None, help="run directory (default: runs/<benchmark>-<model>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. train.epochs=1")
-    return p.parse_args(argv)
+    return p.parse_intermixed_args(argv)  # KEY=VALUE overrides may come before, between or after the flags
 
 
 def main(argv=None) -> int:
