@@ -22,7 +22,8 @@ import train
 from envs.data import digits
 from envs.datasets import DATASETS
 from envs.mnist import SPLIT_FILES, DataError, default_cache_dir, load_split
-from ram.config import ConfigError, load_config
+from ram.checkpoint import CheckpointError, check_compatible
+from ram.config import ConfigError, load_config, to_dict
 from tests.conftest import REPO
 
 C60 = "RAM/ClutteredMNIST60-v0"
@@ -169,3 +170,11 @@ def test_train_py_on_the_wrong_datasets_files_is_one_line_naming_the_switch(data
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0, err
     assert "Fashion-MNIST" in err and "data.dataset=mnist" in err and "data.verify=false" in err
+
+
+def test_a_checkpoint_from_before_data_dataset_still_resumes_as_mnist():
+    saved = to_dict(load_config())
+    del saved["data"]["dataset"], saved["data"]["verify"]  # what every older run's checkpoint holds
+    check_compatible({"config": saved}, load_config())
+    with pytest.raises(CheckpointError, match="was trained with data.dataset='mnist'"):
+        check_compatible({"config": saved}, load_config(None, ["data.dataset=kmnist"]))
