@@ -142,13 +142,14 @@ def read_idx(path: Path) -> np.ndarray:
 def not_canonical(path: Path, digest: str, dataset: str) -> DataError:
     """The one-line error for a file whose md5 is not the dataset's: whose file it is, and the two ways out."""
     spec, owner = get_dataset(dataset), owner_of(digest)
+    own = "data.verify=false (verify=False for the env) to read your own IDX files, checked for format but not md5"
     if owner is not None:
-        what = f"it is {owner.title}'s, not {spec.title}'s: set data.dataset={owner.name} (dataset={owner.name!r} for the env)"
+        what = (f"it is {owner.title}'s, not {spec.title}'s: set data.dataset={owner.name} (dataset={owner.name!r} "
+                f"for the env), or {own}")
     else:
-        what = (f"it is not the canonical {spec.title} file (data.dataset={spec.name}): delete a corrupt copy and "
-                "download it again")
-    return DataError(f"{path} has md5 {digest}, expected {spec.files[path.name]}: {what}, or set data.verify=false "
-                     "(verify=False for the env) to read your own IDX files, checked for format but not md5")
+        what = (f"it is not the canonical {spec.title} file (data.dataset={spec.name}): set {own}; "
+                "else it is corrupt: delete it and download it again")
+    return DataError(f"{path} has md5 {digest}, expected {spec.files[path.name]}: {what}")
 
 
 def load_split(split: str, data_dir: str | os.PathLike | None = None, verify: bool = True,
