@@ -3,6 +3,7 @@
     python train.py                                   # 60x60 cluttered MNIST, 8 glimpses
     python train.py --config configs/mnist28.yaml train.epochs=10
     python train.py --data-dir ../shared/data/mnist train.epochs=1 data.train_size=2048
+    python train.py data.dataset=fashion-mnist --data-dir DIR   # Fashion-MNIST (or kmnist); data.verify=false: your own IDX files
     python train.py --out runs/my-run --resume        # continue an interrupted run
     torchrun --nproc_per_node=4 train.py              # 4 GPUs (or CPU processes), DistributedDataParallel
 """
@@ -25,11 +26,12 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "cluttered60.yaml
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default=None, help=f"YAML config (default: {DEFAULT_CONFIG.relative_to(DEFAULT_CONFIG.parents[1])})")
-    p.add_argument("--data-dir", default=None, help="folder with the MNIST files (default: $RAM_DATA_DIR, else download)")
+    p.add_argument("--data-dir", default=None, help="folder with the data.dataset's IDX files (default: $RAM_DATA_DIR for MNIST, "
+                   "$RAM_FASHION_MNIST_DIR, $RAM_KMNIST_DIR, else download into the cache)")
     p.add_argument("--out", default=None, help="run directory (default: runs/<benchmark>-<model>-<time>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. train.epochs=1")
-    return p.parse_args(argv)
+    return p.parse_intermixed_args(argv)  # KEY=VALUE overrides may come before, between or after the flags
 
 
 def main(argv=None) -> int:

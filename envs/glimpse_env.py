@@ -42,8 +42,10 @@ class GlimpseEnv(gym.Env):
 
     ## Arguments
     canvas_size, distractors, glimpse_size, scales, glimpses, split ('train', 'val', 'test'),
-    data_dir (MNIST folder; else $RAM_DATA_DIR or the download cache), val_size, train_size,
-    canvas_seed, start, render_mode ('rgb_array': the canvas with the path and the glimpse boxes).
+    dataset ('mnist', 'fashion-mnist', 'kmnist'), data_dir (their folder; else $RAM_DATA_DIR for MNIST,
+    $RAM_FASHION_MNIST_DIR, $RAM_KMNIST_DIR, or the download cache), verify (False: your own IDX files,
+    format-checked, no md5), val_size, train_size, canvas_seed, start, render_mode ('rgb_array': the
+    canvas with the path and the glimpse boxes).
     ``reset(options={"index": i})`` picks the digit (train) or fixed canvas (val/test) to classify.
     For tensors on a device, or many episodes at once, use ``gymnasium.make_vec(id, num_envs=...)``.
 

@@ -1,8 +1,10 @@
-"""MNIST in its original IDX format: locate, download (md5-checked) and parse.
+"""MNIST-format IDX files (MNIST, Fashion-MNIST, KMNIST or your own): locate, download (md5-checked), parse.
 
-Where the files come from, in order: an explicit directory (``--data-dir``), the ``RAM_DATA_DIR``
-environment variable, else a cache directory (``$XDG_CACHE_HOME/ram/mnist``) that is filled from the
-mirrors on first use. A file is only ever used after its md5 matched, and a download lands under a
+Where the files come from, in order: an explicit directory (``--data-dir``), the dataset's environment
+variable (``RAM_DATA_DIR`` for MNIST, ``RAM_FASHION_MNIST_DIR``, ``RAM_KMNIST_DIR``: see envs/datasets.py),
+else a cache directory (``$XDG_CACHE_HOME/ram/<dataset>``) that is filled from the mirrors on first use.
+A .gz file is only used after its md5 matched the dataset's canonical one (``verify=False`` skips that
+for your own files, which are still checked for format and shape), and a download lands under a
 temporary name that is renamed into place once it is complete and verified.
 """
 
@@ -19,20 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-FILES = {  # name -> md5 of the canonical .gz file
-    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
-}
+from envs.datasets import DATASETS, get_dataset, owner_of
+
+FILES = DATASETS["mnist"].files  # name -> md5 of the canonical .gz file (MNIST's; every dataset uses these names)
 SPLIT_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
-MIRRORS = (
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-)
+MIRRORS = DATASETS["mnist"].mirrors
 IDX_MAGIC = {2051: 3, 2049: 1}  # images have 3 dims (N, 28, 28), labels 1 (N,)
 
 
@@ -48,22 +44,23 @@ def md5sum(path: Path) -> str:
     return h.hexdigest()
 
 
-def default_cache_dir() -> Path:
+def default_cache_dir(dataset: str = "mnist") -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "ram" / "mnist"
+    return Path(base) / "ram" / get_dataset(dataset).name  # one folder per dataset: their file names clash
 
 
-def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """The explicit directory, else $RAM_DATA_DIR, else the download cache."""
-    chosen = data_dir or os.environ.get("RAM_DATA_DIR")
+def resolve_data_dir(data_dir: str | os.PathLike | None = None, dataset: str = "mnist") -> Path:
+    """The explicit directory, else the dataset's variable ($RAM_DATA_DIR for MNIST), else the download cache."""
+    spec = get_dataset(dataset)
+    chosen = data_dir or spec.data_dir_from_env()
     if chosen:
         path = Path(chosen).expanduser()
         if not path.is_dir():
-            source = "--data-dir" if data_dir else "RAM_DATA_DIR"
+            source = "--data-dir" if data_dir else spec.dir_env
             raise DataError(f"data directory {path} (from {source}) does not exist: "
-                            "point it at a folder holding the four MNIST .gz files")
+                            f"point it at a folder holding the four {spec.title} .gz files")
         return path
-    return default_cache_dir()
+    return default_cache_dir(dataset)
 
 
 def find_file(data_dir: Path, name: str) -> Path | None:
@@ -74,21 +71,24 @@ def find_file(data_dir: Path, name: str) -> Path | None:
     return None
 
 
-def mirrors() -> tuple[str, ...]:
-    """Base URLs to fetch from: $RAM_MNIST_MIRRORS (comma-separated) if set, else the public mirrors."""
-    chosen = os.environ.get("RAM_MNIST_MIRRORS")
-    return tuple(m.strip().rstrip("/") + "/" for m in chosen.split(",") if m.strip()) if chosen else MIRRORS
+def mirrors(dataset: str = "mnist") -> tuple[str, ...]:
+    """Base URLs to fetch from: the dataset's $RAM_..._MIRRORS (comma-separated) if set, else its public mirrors."""
+    spec = get_dataset(dataset)
+    chosen = os.environ.get(spec.mirrors_env)
+    return tuple(m.strip().rstrip("/") + "/" for m in chosen.split(",") if m.strip()) if chosen else spec.mirrors
 
 
-def download(name: str, dest_dir: Path, urls: tuple[str, ...] | None = None, timeout: float = 30.0) -> Path:
+def download(name: str, dest_dir: Path, urls: tuple[str, ...] | None = None, timeout: float = 30.0,
+             dataset: str = "mnist") -> Path:
     """Fetch ``name`` into ``dest_dir``, verify its md5, then rename it into place.
 
     A partial or corrupt download never keeps the final name; a checksum mismatch is an error, not a
     retry with the next mirror (bad bytes from a mirror are worth knowing about)."""
+    spec = get_dataset(dataset)
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest, tmp = dest_dir / name, dest_dir / (name + ".part")
     errors = []
-    for mirror in urls or mirrors():
+    for mirror in urls or mirrors(dataset):
         url = mirror + name
         try:
             with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as f:
@@ -107,14 +107,15 @@ def download(name: str, dest_dir: Path, urls: tuple[str, ...] | None = None, tim
             raise DataError(f"download of {name} from {url} was cut short ({size} of {expected} bytes): "
                             "run again to retry")
         digest = md5sum(tmp)
-        if digest != FILES[name]:
+        if digest != spec.files[name]:
             tmp.unlink(missing_ok=True)
-            raise DataError(f"download of {name} from {url} has md5 {digest}, expected {FILES[name]}: "
-                            "the mirror served a bad file; retry later or pass --data-dir with a good copy")
+            raise DataError(f"download of {name} from {url} has md5 {digest}, expected {spec.files[name]} "
+                            f"({spec.title}'s): the mirror served a bad file; retry later or pass --data-dir "
+                            "with a good copy")
         os.replace(tmp, dest)
         return dest
     raise DataError(f"could not download {name} (tried {'; '.join(errors)}): "
-                    "check the network, or pass --data-dir / set RAM_DATA_DIR to a folder with the MNIST files")
+                    f"check the network, or pass --data-dir / set {spec.dir_env} to a folder with the {spec.title} files")
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -128,7 +129,7 @@ def read_idx(path: Path) -> np.ndarray:
     magic = struct.unpack(">I", raw[:4])[0]
     if magic not in IDX_MAGIC:
         raise DataError(f"{path} has magic number {magic}, expected 2051 (images) or 2049 (labels): "
-                        "this is not an MNIST IDX file")
+                        "this is not an MNIST-format IDX file")
     ndim = IDX_MAGIC[magic]
     shape = struct.unpack(f">{ndim}I", raw[4:4 + 4 * ndim])
     offset, count = 4 + 4 * ndim, int(np.prod(shape))
@@ -138,24 +139,40 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(shape)
 
 
+def not_canonical(path: Path, digest: str, dataset: str) -> DataError:
+    """The one-line error for a file whose md5 is not the dataset's: whose file it is, and the two ways out."""
+    spec, owner = get_dataset(dataset), owner_of(digest)
+    own = "data.verify=false (verify=False for the env) to read your own IDX files, checked for format but not md5"
+    if owner is not None:
+        what = (f"it is {owner.title}'s, not {spec.title}'s: set data.dataset={owner.name} (dataset={owner.name!r} "
+                f"for the env), or {own}")
+    else:
+        what = (f"it is not the canonical {spec.title} file (data.dataset={spec.name}): set {own}; "
+                "else it is corrupt: delete it and download it again")
+    return DataError(f"{path} has md5 {digest}, expected {spec.files[path.name]}: {what}")
+
+
 def load_split(split: str, data_dir: str | os.PathLike | None = None, verify: bool = True,
-               allow_download: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 28, 28) uint8 and labels (N,) uint8 of MNIST's 'train' or 'test' file pair."""
+               allow_download: bool = True, dataset: str = "mnist") -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, 28, 28) uint8 and labels (N,) uint8 of the dataset's 'train' or 'test' file pair.
+
+    verify=False reads the .gz files whatever their md5 (your own IDX files); format, shapes, pairing
+    and labels are checked all the same. A download is always md5-checked."""
     if split not in SPLIT_FILES:
         raise ValueError(f"unknown MNIST split {split!r}: use 'train' or 'test'")
-    root = resolve_data_dir(data_dir)
-    explicit = bool(data_dir or os.environ.get("RAM_DATA_DIR"))
+    spec = get_dataset(dataset)
+    root = resolve_data_dir(data_dir, dataset)
+    explicit = bool(data_dir or spec.data_dir_from_env())
     arrays, paths = [], []
     for name in SPLIT_FILES[split]:
         path = find_file(root, name)
         if path is None:
             if explicit or not allow_download:
-                raise DataError(f"{name} is missing from {root}: put the four MNIST files there, "
-                                "or drop --data-dir/RAM_DATA_DIR to download them into the cache")
-            path = download(name, root)
-        elif verify and path.suffix == ".gz" and (digest := md5sum(path)) != FILES[name]:
-            raise DataError(f"{path} has md5 {digest}, expected {FILES[name]}: the file is corrupt or not "
-                            "the canonical MNIST; delete it and download it again")
+                raise DataError(f"{name} is missing from {root}: put the four {spec.title} files there, "
+                                f"or drop --data-dir/{spec.dir_env} to download them into the cache")
+            path = download(name, root, dataset=dataset)
+        elif verify and path.suffix == ".gz" and (digest := md5sum(path)) != spec.files[name]:
+            raise not_canonical(path, digest, dataset)
         arrays.append(read_idx(path))
         paths.append(path)
     (images, labels), (image_path, label_path) = arrays, paths
@@ -166,5 +183,6 @@ def load_split(split: str, data_dir: str | os.PathLike | None = None, verify: bo
         raise DataError(f"{image_path} holds {len(images)} images but {label_path} holds {len(labels)} labels: "
                         "the pair does not match; delete both and download them again")
     if labels.max(initial=0) > 9:
-        raise DataError(f"{label_path} holds the label {labels.max()}, expected digits 0-9: the file is corrupt")
+        raise DataError(f"{label_path} holds the label {labels.max()}, expected classes 0-9: the file is corrupt "
+                        "or not an MNIST-format label file")
     return images, labels

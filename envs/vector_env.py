@@ -12,6 +12,7 @@ from gymnasium.vector.utils import batch_space
 
 from envs.canvas import fixed_canvases, make_canvases
 from envs.data import digits
+from envs.datasets import get_dataset
 from envs.render import render_glimpses
 from envs.retina import Retina
 
@@ -19,9 +20,10 @@ CANVAS_SEEDS = {"val": 0, "test": 1}  # added to canvas_seed: val and test clutt
 
 
 @functools.lru_cache(maxsize=8)
-def fixed_split(split: str, data_dir, val_size: int, canvas_size: int, distractors: int, seed: int):
+def fixed_split(split: str, data_dir, val_size: int, canvas_size: int, distractors: int, seed: int,
+                dataset: str = "mnist", verify: bool = True):
     """The fixed canvases (N, S, S) uint8 and labels (N,) of 'val' or 'test' (cached: built once)."""
-    images, labels = digits(split, data_dir, val_size)
+    images, labels = digits(split, data_dir, val_size, dataset=dataset, verify=verify)
     return fixed_canvases(images, canvas_size, distractors, seed + CANVAS_SEEDS[split]), labels
 
 
@@ -70,9 +72,11 @@ class GlimpseVectorEnv(VectorEnv):
 
     ## Arguments
     num_envs, canvas_size, distractors, glimpse_size, scales, glimpses, split ('train', 'val' or
-    'test'), data_dir (MNIST folder; else $RAM_DATA_DIR or the download cache), val_size, train_size,
-    canvas_seed (seed of the fixed val/test canvases), start, device, backend ('numpy' arrays or
-    'torch' tensors on ``device``), render_mode ('rgb_array').
+    'test'), dataset ('mnist', 'fashion-mnist' or 'kmnist': whose canonical files to read),
+    data_dir (their folder; else $RAM_DATA_DIR for MNIST, $RAM_FASHION_MNIST_DIR, $RAM_KMNIST_DIR, or
+    the download cache), verify (False: your own IDX files, checked for format and shape but not md5),
+    val_size, train_size, canvas_seed (seed of the fixed val/test canvases), start, device, backend
+    ('numpy' arrays or 'torch' tensors on ``device``), render_mode ('rgb_array').
 
     ``reset(options={"indices": idx})`` picks which digits (train) or fixed canvases (val/test) the
     batch holds; without it they are drawn at random (so are the canvases an autoreset brings).
@@ -102,7 +106,8 @@ class GlimpseVectorEnv(VectorEnv):
     def __init__(self, num_envs: int = 16, canvas_size: int = 60, distractors: int = 4, glimpse_size: int = 12,
                  scales: int = 3, glimpses: int = 8, split: str = "train", data_dir: str | None = None,
                  val_size: int = 5000, train_size: int | None = None, canvas_seed: int = 0, start: str = "center",
-                 device: str | torch.device = "cpu", backend: str = "numpy", render_mode: str | None = None):
+                 device: str | torch.device = "cpu", backend: str = "numpy", render_mode: str | None = None,
+                 dataset: str = "mnist", verify: bool = True):
         if backend not in ("numpy", "torch"):
             raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
         if start not in ("center", "random"):
@@ -111,16 +116,18 @@ class GlimpseVectorEnv(VectorEnv):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if glimpses < 1:
             raise ValueError(f"glimpses must be at least 1, got {glimpses}")
+        get_dataset(dataset)  # an unknown name fails here, before any file is looked for
         self.num_envs, self.glimpses, self.split = num_envs, glimpses, split
         self.canvas_size, self.distractors = canvas_size, distractors
         self.start, self.backend, self.render_mode = start, backend, render_mode
         self.device = torch.device(device)
         self.retina = Retina(glimpse_size, scales)
         if split == "train":
-            images, labels = digits("train", data_dir, val_size, train_size)
+            images, labels = digits("train", data_dir, val_size, train_size, dataset=dataset, verify=verify)
             self._images = images.to(self.device)
         else:
-            images, labels = fixed_split(split, data_dir, val_size, canvas_size, distractors, canvas_seed)
+            images, labels = fixed_split(split, data_dir, val_size, canvas_size, distractors, canvas_seed,
+                                         dataset, bool(verify))
             self._images = images.to(self.device)  # here: the fixed canvases themselves
         self._all_labels = labels.to(self.device)
         self.generator = torch.Generator(self.device)

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from envs.canvas import BENCHMARKS
+from envs.datasets import DATASETS
 
 
 class ConfigError(ValueError):
@@ -26,7 +27,9 @@ class DataConfig:
     benchmark: str = "cluttered60"  # sets canvas_size and distractors unless they are given
     canvas_size: int = 60
     distractors: int = 4
-    data_dir: str | None = None  # else $RAM_DATA_DIR, else download into the cache
+    dataset: str = "mnist"  # mnist, fashion-mnist or kmnist: whose canonical IDX files (envs/datasets.py)
+    data_dir: str | None = None  # else the dataset's variable ($RAM_DATA_DIR for mnist), else download into the cache
+    verify: bool = True  # false: read your own IDX files in data_dir (format and shape checked, not md5)
     val_size: int = 5000  # held out of MNIST's training file for model selection
     train_size: int = 0  # 0 = every remaining training digit; else a subset, for quick runs
     canvas_seed: int = 0  # fixes the validation and test canvases across runs
@@ -111,6 +114,7 @@ class Config:
 
 CHOICES = {
     "data.benchmark": tuple(BENCHMARKS),
+    "data.dataset": tuple(DATASETS),
     "model.name": ("ram", "fc", "cnn_paper", "cnn"),  # the last three: ram/baselines.py
     "model.core": ("rnn", "lstm"),
     "model.rnn_init": ("identity", "default"),

@@ -41,7 +41,8 @@ def make_env(cfg: Config, split: str, batch: int, device) -> GlimpseVectorEnv:
     return GlimpseVectorEnv(num_envs=batch, canvas_size=d.canvas_size, distractors=d.distractors,
                             glimpse_size=m.glimpse_size, scales=m.scales, glimpses=m.glimpses, split=split,
                             data_dir=d.data_dir, val_size=d.val_size, train_size=d.train_size or None,
-                            canvas_seed=d.canvas_seed, start=start, device=device, backend="torch")
+                            canvas_seed=d.canvas_seed, start=start, device=device, backend="torch",
+                            dataset=d.dataset, verify=d.verify)
 
 
 def build_model(cfg: Config) -> torch.nn.Module:

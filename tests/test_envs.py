@@ -293,8 +293,8 @@ def test_bad_input_gets_a_clear_error(data_dir):
 def test_the_readme_example_runs(data_dir, capsys):
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = readme.split("## Use the environments in your own agent")[1].split("\n## ")[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
-    assert len(blocks) == 2
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", section, re.S) if "stable_baselines3" not in b]
+    assert len(blocks) == 2  # the stable-baselines3 one runs in tests/test_rl.py
     exec(compile("\n".join(blocks), "README.md", "exec"), {})
     assert "the digit was" in capsys.readouterr().out
 
