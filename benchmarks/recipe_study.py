@@ -45,6 +45,12 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
     "random_m4": (["model.start=random", "train.rollouts=4", "train.batch_size=16"],
                   "random start, 4 rollouts of each image (16 images x 4 = 64 episodes a step)"),
     "random_lstm": (["model.start=random", "model.core=lstm"], "random start, LSTM core"),
+    # round 2: the optimiser, where the CPU budget is counted in episodes
+    "batch32": (["train.batch_size=32"], "batches of 32 (twice the updates per epoch)"),
+    "batch16": (["train.batch_size=16"], "batches of 16 (four times the updates per epoch)"),
+    "lr2e-3": (["train.lr=2e-3"], "learning rate 2e-3"),
+    "core_weak": (["model.reinforce_to_core=true", "train.reinforce_reduce=mean", "train.reinforce_weight=0.1"],
+                  "REINFORCE into the core, averaged over steps and weighted 0.1"),
 }
 
 

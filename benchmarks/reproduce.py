@@ -191,7 +191,9 @@ def collect(out: Path) -> dict[str, list[dict]]:
             run = load_run(run_dir)
             meta_path = run_dir / "reproduce.json"
             meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-            run.update(commands=meta.get("commands", []), gpu=meta.get("gpu"), run_dir=shown(run_dir))
+            stopped = json.loads((run_dir / "results.json").read_text()).get("stopped_early", False)
+            run.update(commands=meta.get("commands", []), gpu=meta.get("gpu"), run_dir=shown(run_dir),
+                       stopped_early=stopped)
             runs.append(run)
         found[row.name] = runs
     return found
@@ -232,8 +234,8 @@ def summarize(row: Row, runs: list[dict]) -> dict:
             summary[f"test_error_{mode}"] = mean_std([r[f"test_error_{mode}"] for r in runs])
         summary["wall_time_s"] = mean_std([r["wall_time_s"] for r in runs if r["wall_time_s"] is not None] or [0.0])
         summary["changed"] = sorted({o for r in runs for o in changed_keys(r["commands"])})
-        summary["reduced"] = bool(summary["changed"]) or any((r["epochs"] or 0) < budget_epochs or r["train_size"]
-                                                             for r in runs)
+        short = [r for r in runs if (r["epochs"] or 0) < budget_epochs and not r["stopped_early"]]
+        summary["reduced"] = bool(summary["changed"] or short or any(r["train_size"] for r in runs))
     ours = 100 * summary["test_error_deterministic"]["mean"] if runs else None
     summary["verdict_vs_nips"] = verdict(ours, row.nips)
     return summary
@@ -261,7 +263,8 @@ def _budget(s: dict) -> str:
     reduced = " **reduced**" if s["reduced"] else ""
     if s["changed"]:
         reduced += f", changed: {', '.join(s['changed'])}"
-    return f"{r['epochs']}/{s['budget_epochs']} epochs{digits}, {device}, {_duration(s['wall_time_s']['mean'])}{reduced}"
+    early = " (early stop)" if r.get("stopped_early") else ""
+    return f"{r['epochs']}/{s['budget_epochs']} epochs{early}{digits}, {device}, {_duration(s['wall_time_s']['mean'])}{reduced}"
 
 
 def markdown(summaries: list[dict], out: Path, sweeps: list[str], notes: str) -> str:
