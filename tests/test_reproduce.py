@@ -161,7 +161,7 @@ def test_plots_are_drawn_from_the_committed_run_files(tmp_path):
     for name in ("error_vs_glimpses.png", "val_vs_time.png"):
         image = Image.open(tmp_path / name)
         assert image.size == (2 * plots.W, 2 * plots.H + 60)
-        assert len(set(image.convert("RGB").getdata())) > 10  # something was drawn
+        assert len(image.convert("RGB").getcolors(maxcolors=1 << 16) or ()) > 10  # something was drawn
     # a run's training minutes come from its own metrics: they grow with the epochs
     run = next(r for r in json.loads((REPO / "benchmarks/results/reproduce.json").read_text())["rows"] if r["runs"])
     minutes = [m for m, _ in plots.curve(REPO / run["runs"][0]["run_dir"])]
