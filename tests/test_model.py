@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from envs.vector_env import GlimpseVectorEnv
-from ram.model import RAM
-from ram.rollout import hybrid_loss, rollout
+from ram.models.ram import RAM
+from ram.models.rollout import hybrid_loss, rollout
 
 
 @pytest.fixture(scope="module")

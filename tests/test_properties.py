@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from envs.canvas import BENCHMARKS
 from envs.retina import Retina
-from ram.config import FLOAT_TEXT, Config, ConfigError, from_dict, load_config, parse_override, save_config, to_dict
+from ram.training.config import FLOAT_TEXT, Config, ConfigError, from_dict, load_config, parse_override, save_config, to_dict
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -29,11 +29,11 @@ import torch
 
 import train
 from envs.mnist import FILES, DataError, download, load_split, read_idx
-from ram.checkpoint import (CheckpointError, capture_rng, load_checkpoint, load_model_checkpoint, load_weights,
+from ram.training.checkpoint import (CheckpointError, capture_rng, load_checkpoint, load_model_checkpoint, load_weights,
                             restore_rng, save_checkpoint)
-from ram.config import load_config
-from ram.logger import RunLogger
-from ram.model import RAM
+from ram.training.config import load_config
+from ram.records.logger import RunLogger
+from ram.models.ram import RAM
 from tests.conftest import REPO
 
 TIMING = {"train_images_per_s", "train_time_s", "wall_time_s", "images_per_s", "train_time", "wall_time"}
@@ -159,7 +159,7 @@ def test_ctrl_c_saves_and_exits_cleanly_then_resumes_exactly(reference, data_dir
 SAVER = """
 import sys, torch
 from pathlib import Path
-from ram.checkpoint import save_checkpoint
+from ram.training.checkpoint import save_checkpoint
 for i in range(1, 100000):
     save_checkpoint({"i": i, "w": torch.full((1 << 19,), float(i))}, Path(sys.argv[1]))  # 2 MB each
 """
@@ -273,7 +273,7 @@ def test_viewer_loads_a_checkpoint_by_its_own_config_and_rejects_another(referen
     path = reference.out / "checkpoints/best.pt"
     cfg, state = load_model_checkpoint(path)
     assert cfg.model.hidden == 64
-    model = RAM.from_config(cfg.model)
+    model = RAM.from_config(cfg)
     load_weights(model, state, path)
     assert torch.equal(model.action_net.weight, state["model"]["action_net.weight"])
     with pytest.raises(CheckpointError, match=r"best\.pt was trained with model\.glimpse_hidden=32, model\.loc_hidden=32, "

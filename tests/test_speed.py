@@ -7,9 +7,9 @@ import torch.nn.functional as F
 
 from benchmarks.loop_reference import LoopRetina
 from envs.retina import Retina
-from ram.config import load_config
-from ram.model import RAM
-from ram.speed import adam, configure
+from ram.training.config import load_config
+from ram.models.ram import RAM
+from ram.training.speed import adam, configure
 
 
 @pytest.mark.parametrize("canvas, size, scales", [(60, 12, 3), (100, 12, 4), (28, 8, 1), (61, 5, 2)])
@@ -44,7 +44,7 @@ def test_step_split_keeps_the_random_stream_and_the_gradient_split():
 
 
 def test_amp_trains_on_cpu_with_an_fp32_policy(data_dir, tmp_path):
-    from ram.trainer import Trainer
+    from ram.training.trainer import Trainer
 
     cfg = load_config("configs/mnist28.yaml", ["train.amp=true", "train.batch_size=16", "data.train_size=64",
                                                "data.val_size=100", "train.device=cpu"])

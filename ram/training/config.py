@@ -15,10 +15,8 @@ from pathlib import Path
 import yaml
 
 from envs.canvas import BENCHMARKS
-
-
-class ConfigError(ValueError):
-    """A bad config file, key or value."""
+from ram.errors import ConfigError
+from ram.models.registry import MODELS
 
 
 @dataclass
@@ -72,7 +70,7 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads on CPU; 0 = torch's default
     log_every: int = 50  # steps between progress updates (each one syncs with the device)
     checkpoint_every: int = 0  # steps between mid-epoch checkpoints; 0 = at epoch ends only
-    amp: bool = False  # bf16 autocast of the model's matmuls (ram/speed.py)
+    amp: bool = False  # bf16 autocast of the model's matmuls (ram/training/speed.py)
     compile: bool = False  # torch.compile the per-glimpse step (needs a C++ compiler on CPU)
     cuda_graphs: bool = False  # CUDA only: compile with CUDA-graph replay ('reduce-overhead')
 
@@ -111,7 +109,7 @@ class Config:
 
 CHOICES = {
     "data.benchmark": tuple(BENCHMARKS),
-    "model.name": ("ram", "fc", "cnn_paper", "cnn"),  # the last three: ram/baselines.py
+    "model.name": tuple(MODELS),  # ram/models/registry.py
     "model.core": ("rnn", "lstm"),
     "model.rnn_init": ("identity", "default"),
     "model.start": ("center", "random", "learned"),
@@ -218,9 +216,9 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"train.lr_min={t.lr_min} is above train.lr={t.lr}: the schedule decays from lr to lr_min")
     if m.loc_std_final is not None and not 0 < m.loc_std_final:
         raise ConfigError(f"model.loc_std_final={m.loc_std_final} must be greater than 0 (or null for a fixed std)")
-    if t.rollouts > 1 and m.name != "ram":
-        raise ConfigError(f"train.rollouts={t.rollouts} samples glimpse paths, which model.name={m.name!r} does not "
-                          "take: set train.rollouts=1")
+    problem = MODELS[m.name].config_problem(cfg)  # what this kind of model cannot do
+    if problem:
+        raise ConfigError(problem)
     if t.lr_gamma >= 1:
         raise ConfigError(f"train.lr_gamma={t.lr_gamma} must be below 1: the plateau schedule lowers the learning rate")
     if d.train_size and t.batch_size > d.train_size:
@@ -238,9 +236,6 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"data.data_dir={d.data_dir!r} does not exist: point it at a folder with the MNIST files")
     if not 0 < d.val_size < 60000:
         raise ConfigError(f"data.val_size={d.val_size} must be between 1 and 59999")
-    if cfg.view.every and m.name != "ram":
-        raise ConfigError(f"view.every={cfg.view.every} draws glimpse rollouts, which model.name={m.name!r} does "
-                          "not make: set view.every=0")
     if cfg.view.every and cfg.view.n > d.val_size:
         raise ConfigError(f"view.n={cfg.view.n} is more than the data.val_size={d.val_size} validation canvases")
     if d.train_size > 60000 - d.val_size:
