@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from envs.mnist import DataError
-from ram.errors import ConfigError
+from ram.errors import ConfigError, RamError
 from ram.training.checkpoint import CheckpointError
 from ram.training.config import load_config
 from ram.training.guard import Interrupted, stop_on_sigint
@@ -58,9 +58,9 @@ def main(argv=None) -> int:
             trainer = Trainer(cfg, run_dir, resume=args.resume)
             with stop_on_sigint(trainer):  # Ctrl-C saves a checkpoint at the next step, then stops
                 trainer.fit()
-    except (ConfigError, DataError, CheckpointError, ValueError, OSError) as e:
+    except (RamError, DataError) as e:  # the project's own errors: the message says what to fix
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return 2  # anything else is a bug and keeps its traceback
     except Interrupted as e:
         print(e, file=sys.stderr)
         return 130
