@@ -164,3 +164,17 @@ def test_retina_on_a_large_canvas_uses_an_exact_table():
     got = Retina(12, 3)(torch.from_numpy(canvas), torch.from_numpy(loc)).numpy()
     for b in range(2):
         np.testing.assert_allclose(got[b], reference_glimpse(canvas[b], loc[b], 12, 3), rtol=0, atol=2e-6)
+
+
+def test_every_key_carries_its_help_and_a_resolved_type():
+    import dataclasses
+    import typing
+
+    from ram.training.config import keys
+
+    cfg = Config()
+    for key, value, rule in keys(cfg):
+        assert rule.get("help"), f"{key} has no help next to it"
+    for section in dataclasses.fields(cfg):
+        hints = typing.get_type_hints(type(getattr(cfg, section.name)))
+        assert all(not isinstance(t, str) for t in hints.values())  # no annotation is read with eval
