@@ -16,16 +16,19 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 
-from envs import ENV_IDS
-from envs.canvas import make_canvases
-from envs.vector_env import GlimpseVectorEnv
-from ram.models.ram import RAM
-from ram.models.rollout import Rollout, hybrid_loss, rollout
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere: the checkout's packages
+
+from envs import ENV_IDS  # noqa: E402
+from envs.canvas import make_canvases  # noqa: E402
+from envs.vector_env import GlimpseVectorEnv  # noqa: E402
+from ram.models.ram import RAM  # noqa: E402
+from ram.models.rollout import Rollout, hybrid_loss, rollout  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "env_overhead.json"
 
