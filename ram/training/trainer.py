@@ -37,7 +37,7 @@ class Trainer:
         self.env = make_env(cfg, "train", t.batch_size * t.rollouts, self.device)  # M episodes per image
         if self.env.size < t.batch_size * world_size():
             raise ConfigError(f"train.batch_size={t.batch_size} x {world_size()} process(es) is larger than the "
-                             f"{self.env.size} training digits")
+                              f"{self.env.size} training digits")
         self.env.generator.manual_seed(rank_seed(t.seed))  # each rank its own canvases and policy noise
         self.policy_rng = torch.Generator(self.device).manual_seed(rank_seed(t.seed) + 1)
         # the model's own loss, as a module call so that DDP (under torchrun only) can average its gradients
@@ -53,7 +53,7 @@ class Trainer:
         self.best_val, self.best_epoch, self.train_time, self.train_images = math.inf, 0, 0.0, 0
         self.wall_time, self.session_start = 0.0, time.perf_counter()  # wall time of earlier sessions, this one's start
         self.totals: dict[str, torch.Tensor] = {}  # sums of this epoch's step stats so far (saved mid-epoch)
-        self.stop_requested, self.saved_step = False, None  # set by Ctrl-C (ram.guard.stop_on_sigint)
+        self.stop_requested, self.saved_step = False, None  # set by Ctrl-C (ram.training.guard.stop_on_sigint)
         self.ckpt_dir = self.run_dir / "checkpoints"
         if resume:
             self._restore(load_checkpoint(self.ckpt_dir / "last.pt", self.device))
