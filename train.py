@@ -16,9 +16,10 @@ import time
 from pathlib import Path
 
 from envs.mnist import DataError
-from ram.checkpoint import CheckpointError
-from ram.config import ConfigError, load_config
-from ram.guard import Interrupted, stop_on_sigint
+from ram.errors import ConfigError, RamError
+from ram.training.checkpoint import CheckpointError
+from ram.training.config import load_config
+from ram.training.guard import Interrupted, stop_on_sigint
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "cluttered60.yaml"
 
@@ -51,17 +52,17 @@ def main(argv=None) -> int:
             run_dir = Path(args.out or f"runs/{cfg.data.benchmark}-{cfg.model.name}-{stamp}")
             if (run_dir / "checkpoints" / "last.pt").exists():
                 raise ConfigError(f"{run_dir} already holds a run: add --resume to continue it, or pick another --out")
-        from ram import distributed
-        from ram.trainer import Trainer  # after validation: a typo never waits for torch to import
+        from ram.training import parallel
+        from ram.training.trainer import Trainer
 
-        with distributed.session(cfg.train):  # a no-op unless started by torchrun
-            run_dir = distributed.agree(run_dir)  # the default name holds a clock: take rank 0's
+        with parallel.session(cfg.train):  # a no-op unless started by torchrun
+            run_dir = parallel.agree(run_dir)  # the default name holds a clock: take rank 0's
             trainer = Trainer(cfg, run_dir, resume=args.resume)
             with stop_on_sigint(trainer):  # Ctrl-C saves a checkpoint at the next step, then stops
                 trainer.fit()
-    except (ConfigError, DataError, CheckpointError, ValueError, OSError) as e:
+    except (RamError, DataError) as e:  # the project's own errors: the message says what to fix
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return 2  # anything else is a bug and keeps its traceback
     except Interrupted as e:
         print(e, file=sys.stderr)
         return 130

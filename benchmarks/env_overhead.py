@@ -1,7 +1,7 @@
 """What does going through the Gymnasium env cost the RAM trainer? Training images/s, env vs sensor.
 
 Both paths run the same RAM train step (rollout + hybrid loss + backward + gradient clipping + Adam):
-  env     rollout() through GlimpseVectorEnv(backend='torch'), exactly as ram/trainer.py does;
+  env     rollout() through GlimpseVectorEnv(backend='torch'), exactly as ram/training/trainer.py does;
   direct  the same episode written against the sensor itself: make_canvases + Retina.integral/glimpse.
 With the same seeds both paths produce the same canvases, glimpses and loss (checked before timing).
 Repeats alternate env/direct so that load from other processes on a shared machine hits both alike.
@@ -16,16 +16,19 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
 
-from envs import ENV_IDS
-from envs.canvas import make_canvases
-from envs.vector_env import GlimpseVectorEnv
-from ram.model import RAM
-from ram.rollout import Rollout, hybrid_loss, rollout
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere: the checkout's packages
+
+from envs import ENV_IDS  # noqa: E402
+from envs.canvas import make_canvases  # noqa: E402
+from envs.vector_env import GlimpseVectorEnv  # noqa: E402
+from ram.models.ram import RAM  # noqa: E402
+from ram.models.rollout import Rollout, hybrid_loss, rollout  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "env_overhead.json"
 
@@ -54,7 +57,7 @@ def direct_rollout(model: RAM, images: torch.Tensor, labels: torch.Tensor, index
 
 
 def train_step(model: RAM, optimizer: torch.optim.Optimizer, r: Rollout) -> torch.Tensor:
-    """ram/trainer.py's Trainer.train_step without the LR schedule (which costs the same on both paths)."""
+    """ram/training/trainer.py's Trainer.train_step without the LR schedule (which costs the same on both paths)."""
     loss, _ = hybrid_loss(r)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -69,7 +72,7 @@ class TrainPath:
     def __init__(self, kind: str, env: GlimpseVectorEnv, seed: int = 0):
         torch.manual_seed(seed)
         self.kind, self.env = kind, env
-        self.model = RAM(env.retina.size, env.retina.scales, env.glimpses).to(env.device)
+        self.model = RAM(glimpse_size=env.retina.size, scales=env.retina.scales, glimpses=env.glimpses).to(env.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.env_rng = torch.Generator(env.device).manual_seed(seed)
         self.policy_rng = torch.Generator(env.device).manual_seed(seed + 1)

@@ -30,8 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # `python benchmarks/reproduce.py` imports the checkout's ram/
 
-from ram.compare import CompareError, _duration, load_run  # noqa: E402
-from ram.config import ConfigError, load_config  # noqa: E402
+from ram.tools.compare import CompareError, _duration, load_run  # noqa: E402
+from ram.training.config import ConfigError, load_config  # noqa: E402
 
 CONFIGS = REPO / "configs" / "paper"
 FULL_COMMAND = "python benchmarks/reproduce.py --seeds 3 --device cuda --jobs 4"  # every row, full budget

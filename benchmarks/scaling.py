@@ -5,12 +5,12 @@
 
 For square canvases of 60, 100, 200 and 400 pixels, with the clutter density of 60x60 cluttered MNIST
 kept constant (4 distractors at 60x60, scaled with the area: 4, 11, 44, 178), it counts forward
-multiply-accumulates per image (ram/macs.py) and measures inference images per second of
+multiply-accumulates per image (ram/tools/macs.py) and measures inference images per second of
 - ram: RAM with 8 glimpses of 12x12 at 3 scales, the same network at every size (its coarsest patch
   stays 48 px, so on large canvases it sees less of the image per glimpse);
 - ram_wide: RAM whose scale count grows with the canvas so the coarsest patch spans at least 80% of
   it (3, 4, 5, 6 scales: 48, 96, 192, 384 px; the paper used 3 at 60x60 and 4 at 100x100);
-- cnn: the strong modern CNN of ram/baselines.py (width 32); cnn_paper: the paper's small CNN.
+- cnn: the strong modern CNN of ram/models/fullimage.py (width 32); cnn_paper: the paper's small CNN.
 Weights are untrained (speed does not depend on them). RAM's timing includes its sensor: the integral
 image of each canvas and every glimpse read from it. Canvases are real test digits with clutter, built
 before timing. Writes benchmarks/results/scaling.json and scaling.png and prints the table.
@@ -35,9 +35,9 @@ from envs.canvas import make_canvases  # noqa: E402
 from envs.data import digits  # noqa: E402
 from envs.mnist import DataError  # noqa: E402
 from envs.retina import Retina  # noqa: E402
-from ram.baselines import ModernCNN, PaperCNN  # noqa: E402
-from ram.macs import integral_adds, model_macs, retina_adds  # noqa: E402
-from ram.model import RAM  # noqa: E402
+from ram.models.fullimage import ModernCNN, PaperCNN  # noqa: E402
+from ram.tools.macs import integral_adds, model_macs, retina_adds  # noqa: E402
+from ram.models.ram import RAM  # noqa: E402
 
 SIZES = (60, 100, 200, 400)
 GLIMPSE, GLIMPSES = 12, 8
@@ -59,7 +59,7 @@ class RAMInference(torch.nn.Module):
 
     def __init__(self, scales: int):
         super().__init__()
-        self.ram, self.retina = RAM(GLIMPSE, scales, GLIMPSES), Retina(GLIMPSE, scales)
+        self.ram, self.retina = RAM(glimpse_size=GLIMPSE, scales=scales, glimpses=GLIMPSES), Retina(GLIMPSE, scales)
 
     def forward(self, canvas: torch.Tensor) -> torch.Tensor:
         table = self.retina.integral(canvas)  # B, S+1, S+1
@@ -97,7 +97,7 @@ def measure(args) -> list[dict]:
     for size in SIZES:
         canvas = make_canvases(images, index, size, distractors_for(size), generator=generator).to(device)
         models = {"ram": (RAMInference(3), 3), "ram_wide": (RAMInference(wide_scales(size)), wide_scales(size)),
-                  "cnn": (ModernCNN(32), None), "cnn_paper": (PaperCNN(size), None)}
+                  "cnn": (ModernCNN(width=32), None), "cnn_paper": (PaperCNN(canvas_size=size), None)}
         for name, (model, scales) in models.items():
             model = model.to(device).eval()
             core = model.ram if scales else model

@@ -7,12 +7,12 @@ For each benchmark config (configs/*.yaml) and model, on the CPU at each thread 
 present, one fresh process measures:
 - training images/s: ``Trainer.train_step`` as the trainer runs it (canvases made by the env, rollout,
   loss, backward, clipping, Adam, scheduler), steady state: medians of timed repeats after warm-up;
-- evaluation images/s: ``evaluate(..., "deterministic")`` over fixed validation canvases (no grad);
+- evaluation images/s: ``model.error(..., "deterministic")`` over fixed validation canvases (no grad);
 - glimpse-sensor images/s: one episode's sensor work (integral image + T glimpses) per image;
 - peak memory over the training phase: resident-set growth on CPU (the kernel's high-water mark,
   reset at the start of the phase), ``torch.cuda.max_memory_allocated`` on CUDA.
 Models: ``ram`` (default eager float32), ``ram_amp`` (train.amp: bf16 autocast), ``loop`` (the same
-RAM fed by a per-sample-loop retina, benchmarks/loop_reference.py), ``cnn`` (ram/baselines.py, skipped
+RAM fed by a per-sample-loop retina, benchmarks/loop_reference.py), ``cnn`` (ram/models/fullimage.py, skipped
 with a note when that module is absent), ``ram_graphs`` (CUDA only: train.cuda_graphs).
 Images/s per CPU-second of the process is recorded too: on a shared machine it moves less than wall time.
 """
@@ -142,15 +142,15 @@ def gpu_busy_fraction(fn, steps: int = 5) -> float:
 def measure(spec: dict) -> dict:
     """Measure one (config, model, device, threads, batch) in this process; the row as a dict."""
     from benchmarks.loop_reference import loop_reference_env
-    from ram.config import load_config
-    from ram.trainer import Trainer, evaluate, make_env
+    from ram.training.config import load_config
+    from ram.build import make_env
+    from ram.training.trainer import Trainer
 
     model, device = spec["model"], torch.device(spec["device"])
     row = dict(spec)
     if model == "cnn":
-        if not (ROOT / "ram" / "baselines.py").is_file():  # not another checkout's module on sys.path
-            return {**row, "skipped": "ram/baselines.py is not in this checkout: no CNN rows"}
-        from ram.baselines import baseline_error
+        if not (ROOT / "ram" / "models" / "fullimage.py").is_file():  # not another checkout's module on sys.path
+            return {**row, "skipped": "ram/models/fullimage.py is not in this checkout: no CNN rows"}
     torch.set_num_threads(spec["threads"])
     overrides = [f"train.device={device}", f"train.threads={spec['threads']}", f"train.batch_size={spec['batch']}",
                  f"eval.batch_size={spec['eval_batch']}", f"data.val_size={VAL_SIZE}", *OVERRIDES.get(model, [])]
@@ -186,10 +186,7 @@ def measure(spec: dict) -> dict:
         val = make_env(cfg, "val", cfg.eval.batch_size, device)
         if model == "loop":
             loop_reference_env(val)
-        if model == "cnn":
-            score = lambda: baseline_error(trainer.model, val)  # noqa: E731
-        else:
-            score = lambda: evaluate(trainer.model, val, "deterministic")  # noqa: E731
+        score = lambda: trainer.model.error(val, "deterministic", cfg.eval.mc_samples)  # noqa: E731
         row["eval"] = timed(score, val.size, device, repeats, seconds, 0)
 
         if model in ("ram", "loop"):  # the glimpse sensor alone: one episode of sensor work per image

@@ -1,5 +1,5 @@
-"""Full-image baselines: parameter counts, MAC counting, end-to-end training through train.py, the
-comparison table from real run directories, and that baselines see exactly RAM's canvases."""
+"""Full-image models (the comparison's baselines): parameter counts, MAC counting, end-to-end training
+through train.py, the comparison table from real run directories, and that they see exactly RAM's canvases."""
 
 import json
 import os
@@ -12,11 +12,12 @@ import torch
 import torch.nn as nn
 
 import train
-from ram.baselines import FullyConnected, ModernCNN, PaperCNN, build_baseline
-from ram.config import ConfigError, load_config
-from ram.macs import count_macs, layer_macs, model_macs
-from ram.model import RAM
-from ram.trainer import Trainer, count_params
+from ram.build import build_model, count_params
+from ram.models.fullimage import FullyConnected, ModernCNN, PaperCNN
+from ram.training.config import ConfigError, load_config
+from ram.tools.macs import count_macs, model_macs
+from ram.models.ram import RAM
+from ram.training.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE_CONFIGS = sorted((REPO / "configs" / "baselines").glob("*.yaml"))
@@ -27,18 +28,18 @@ NARROW = "model.cnn_width=4"  # the modern CNN at 1/8 width: same code path, tes
 
 def test_paper_baseline_parameter_counts():
     # FC 2x64 on 60x60: 3600 -> 64 -> 64 -> 10, weights plus biases
-    assert count_params(FullyConnected(60, 64)) == (3600 * 64 + 64) + (64 * 64 + 64) + (64 * 10 + 10) == 235_274
-    assert count_params(FullyConnected(60, 256)) == (3600 * 256 + 256) + (256 * 256 + 256) + (256 * 10 + 10)
-    assert count_params(FullyConnected(28, 256)) == (784 * 256 + 256) + (256 * 256 + 256) + (256 * 10 + 10)
+    assert count_params(FullyConnected(canvas_size=60, hidden=64)) == (3600 * 64 + 64) + (64 * 64 + 64) + (64 * 10 + 10) == 235_274
+    assert count_params(FullyConnected(canvas_size=60, hidden=256)) == (3600 * 256 + 256) + (256 * 256 + 256) + (256 * 10 + 10)
+    assert count_params(FullyConnected(canvas_size=28, hidden=256)) == (784 * 256 + 256) + (256 * 256 + 256) + (256 * 10 + 10)
     # paper CNN on 60x60: conv 8@10x10 stride 5 -> 11x11x8 = 968 features -> 256 -> 10
-    assert count_params(PaperCNN(60)) == (8 * 10 * 10 + 8) + (968 * 256 + 256) + (256 * 10 + 10) == 251_442
+    assert count_params(PaperCNN(canvas_size=60)) == (8 * 10 * 10 + 8) + (968 * 256 + 256) + (256 * 10 + 10) == 251_442
     # on 100x100: (100 - 10) // 5 + 1 = 19 -> 19x19x8 = 2888 features
-    assert count_params(PaperCNN(100)) == (8 * 100 + 8) + (2888 * 256 + 256) + (256 * 10 + 10)
+    assert count_params(PaperCNN(canvas_size=100)) == (8 * 100 + 8) + (2888 * 256 + 256) + (256 * 10 + 10)
     # the shipped configs build those very models
     cfg = load_config(REPO / "configs" / "baselines" / "fc64_cluttered60.yaml")
-    assert count_params(build_baseline(cfg.model, cfg.data.canvas_size)) == 235_274
+    assert count_params(build_model(cfg)) == 235_274
     cfg = load_config(REPO / "configs" / "baselines" / "cnn_paper_cluttered60.yaml")
-    assert count_params(build_baseline(cfg.model, cfg.data.canvas_size)) == 251_442
+    assert count_params(build_model(cfg)) == 251_442
 
 
 def test_conv_macs_match_a_hand_computed_value():
@@ -46,22 +47,22 @@ def test_conv_macs_match_a_hand_computed_value():
     x = torch.zeros(1, 3, 20, 20)
     # output 9x9 ((20 - 4) // 2 + 1); each of its 5 * 81 values takes 3 * 4 * 4 multiply-accumulates
     assert count_macs(conv, lambda: conv(x)) == 9 * 9 * 5 * 3 * 4 * 4 == 19_440
-    # per call and per batch: four images cost four times one
-    assert layer_macs(conv, (torch.zeros(4, 3, 20, 20),), conv(torch.zeros(4, 3, 20, 20))) == 4 * 19_440
+    # per batch: four images cost four times one
+    assert count_macs(conv, lambda: conv(torch.zeros(4, 3, 20, 20))) == 4 * 19_440
 
 
 def test_model_macs_by_layer_shapes():
-    assert model_macs(PaperCNN(60), 60) == 11 * 11 * 8 * 100 + 968 * 256 + 256 * 10
+    assert model_macs(PaperCNN(canvas_size=60), 60) == 11 * 11 * 8 * 100 + 968 * 256 + 256 * 10
     # RAM, per glimpse: what 432x128, where 2x128, fuse 256x256, ReLU RNN 256x(256+256), location 256x2,
     # baseline 256x1; times 8 glimpses, then the action net 256x10. The canvas size does not enter.
     per_glimpse = 3 * 12 * 12 * 128 + 2 * 128 + 256 * 256 + 256 * 512 + 256 * 2 + 256
-    assert model_macs(RAM(12, 3, 8), 60) == model_macs(RAM(12, 3, 8), 400) == 8 * per_glimpse + 256 * 10
-    lstm = RAM(12, 3, 8, core="lstm")
+    assert model_macs(RAM(), 60) == model_macs(RAM(), 400) == 8 * per_glimpse + 256 * 10
+    lstm = RAM(core="lstm")
     assert model_macs(lstm, 60) == 8 * (per_glimpse - 256 * 512 + 4 * 256 * 512) + 256 * 10
     # the modern CNN: four 3x3 convs on S, S/2, S/4, S/8 (floored), then the classifier
     w, s = 32, 60
     convs = s * s * w * 9 + 30 * 30 * 2 * w * w * 9 + 15 * 15 * 4 * w * 2 * w * 9 + 7 * 7 * 8 * w * 4 * w * 9
-    assert model_macs(ModernCNN(w), s) == convs + 8 * w * 10
+    assert model_macs(ModernCNN(width=w), s) == convs + 8 * w * 10
 
 
 def test_baseline_names_are_validated():
@@ -93,14 +94,20 @@ def test_baselines_train_on_exactly_the_canvases_ram_sees(data_dir, tmp_path):
         assert torch.equal(ram.env.labels(), cnn.env.labels())
 
 
-@pytest.mark.parametrize("config", BASELINE_CONFIGS, ids=lambda p: p.stem)
-def test_every_baseline_config_trains_end_to_end(config, data_dir, tmp_path):
+# one run per kind of full-image model, together on every benchmark but mnist28 (RAM's runs cover it; every
+# config of configs/baselines/ is loaded by test_there_is_a_config_per_baseline_and_benchmark)
+ONE_PER_KIND = ("fc256_cluttered100", "cnn_paper_cluttered60", "cnn_translated60")
+
+
+@pytest.mark.parametrize("config", [REPO / "configs" / "baselines" / f"{c}.yaml" for c in ONE_PER_KIND],
+                         ids=lambda p: p.stem)
+def test_each_full_image_model_trains_end_to_end(config, data_dir, tmp_path):
     run = tmp_path / "run"
     extra = [NARROW] if config.stem.startswith("cnn_") and not config.stem.startswith("cnn_paper") else []
     assert train.main(["--config", str(config), "--out", str(run), *QUICK, *extra]) == 0
     results = json.loads((run / "results.json").read_text())
     cfg = load_config(run / "config.yaml")
-    model = build_baseline(cfg.model, cfg.data.canvas_size)
+    model = build_model(cfg)
     assert results["model"] == cfg.model.name and results["benchmark"] == config.stem.split("_")[-1]
     assert results["test_error_single"] == results["test_error_deterministic"] == results["test_error_mc"]
     assert 0.0 <= results["test_error_deterministic"] <= 1.0
@@ -178,7 +185,7 @@ def test_scaling_benchmark_runs_and_writes_its_outputs(data_dir, tmp_path):
     saved = json.loads((tmp_path / "scaling.json").read_text())
     rows = {(r["canvas"], r["model"]): r for r in saved["rows"]}
     assert len(rows) == 16 and saved["meta"]["threads"] == 1
-    assert {rows[s, "ram"]["macs"] for s in scaling.SIZES} == {model_macs(RAM(12, 3, 8), 60)}  # flat
+    assert {rows[s, "ram"]["macs"] for s in scaling.SIZES} == {model_macs(RAM(glimpse_size=12, scales=3, glimpses=8), 60)}  # flat
     cnn = [rows[s, "cnn"]["macs"] for s in scaling.SIZES]
     assert cnn == sorted(cnn) and cnn[-1] > 40 * cnn[0]  # grows with the pixels
     assert all(r["images_per_s"] > 0 for r in rows.values())

@@ -22,8 +22,8 @@ import train
 from envs.data import digits
 from envs.datasets import DATASETS
 from envs.mnist import SPLIT_FILES, DataError, default_cache_dir, load_split
-from ram.checkpoint import CheckpointError, check_compatible
-from ram.config import ConfigError, load_config, to_dict
+from ram.training.checkpoint import CheckpointError, check_compatible
+from ram.training.config import ConfigError, load_config, to_dict
 from tests.conftest import REPO
 
 C60 = "RAM/ClutteredMNIST60-v0"

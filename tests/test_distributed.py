@@ -15,11 +15,12 @@ from types import SimpleNamespace
 
 import torch
 
-from ram.checkpoint import load_checkpoint
-from ram.config import load_config
-from ram.distributed import rank_seed
-from ram.rollout import hybrid_loss, rollout
-from ram.trainer import Trainer, build_model, make_env
+from ram.training.checkpoint import load_checkpoint
+from ram.training.config import load_config
+from ram.training.parallel import rank_seed
+from ram.models.rollout import hybrid_loss, rollout
+from ram.build import build_model, make_env
+from ram.training.trainer import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 WORLD, BATCH = 2, 32  # per process: a global batch of 64, 4 steps an epoch on 256 digits

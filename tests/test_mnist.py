@@ -1,10 +1,7 @@
 """MNIST files: IDX parsing, md5 checks, and the downloader against a real HTTP server on 127.0.0.1."""
 
-import functools
 import gzip
-import http.server
 import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +13,9 @@ from envs.mnist import FILES, DataError, download, load_split, read_idx
 
 
 @pytest.fixture()
-def server(data_dir):
-    """Serve the shared MNIST folder over HTTP on 127.0.0.1; yields the base URL."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=data_dir)
-    handler.log_message = lambda *a: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+def server(data_dir, serve):
+    """The shared MNIST files over HTTP on 127.0.0.1; the base URL."""
+    return serve({name: (Path(data_dir) / name).read_bytes() for name in FILES})
 
 
 def test_idx_parsing_of_real_files(data_dir):
@@ -75,19 +65,10 @@ def test_first_use_downloads_into_the_cache(server, tmp_path, monkeypatch):
         "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
 
 
-def test_download_with_wrong_bytes_leaves_nothing(tmp_path):
-    (tmp_path / "served").mkdir()
-    (tmp_path / "served" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"not mnist at all")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "served"))
-    handler.log_message = lambda *a: None
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz .* has md5"):
-            download("t10k-labels-idx1-ubyte.gz", tmp_path / "cache", urls=(f"http://127.0.0.1:{httpd.server_address[1]}/",))
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def test_download_with_wrong_bytes_leaves_nothing(tmp_path, serve):
+    url = serve({"t10k-labels-idx1-ubyte.gz": b"not mnist at all"})
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz .* has md5"):
+        download("t10k-labels-idx1-ubyte.gz", tmp_path / "cache", urls=(url,))
     assert list((tmp_path / "cache").iterdir()) == []
 
 

@@ -1,11 +1,11 @@
-"""The hybrid loss routes each gradient to the right network."""
+"""The hybrid loss routes each gradient to the right network, and the deterministic policy follows its mean."""
 
 import pytest
 import torch
 
 from envs.vector_env import GlimpseVectorEnv
-from ram.model import RAM
-from ram.rollout import hybrid_loss, rollout
+from ram.models.ram import RAM
+from ram.models.rollout import hybrid_loss, rollout
 
 
 @pytest.fixture(scope="module")
@@ -18,33 +18,58 @@ def batch(data_dir):
     return model, r
 
 
+NETS = ("glimpse", "core", "location", "baseline", "action")
+
+
+def nets(model) -> dict:
+    return {"glimpse": model.glimpse_net, "core": model.core, "location": model.location_net,
+            "baseline": model.baseline_net, "action": model.action_net}
+
+
 def grads(model, loss) -> dict[str, bool]:
     """Which sub-networks received a non-zero gradient from loss."""
     model.zero_grad(set_to_none=True)
     loss.backward(retain_graph=True)
     return {name: any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
-            for name, net in (("glimpse", model.glimpse_net), ("core", model.core), ("location", model.location_net),
-                              ("baseline", model.baseline_net), ("action", model.action_net))}
+            for name, net in nets(model).items()}
+
+
+def gradients(model, loss) -> dict[str, torch.Tensor]:
+    """Each sub-network's whole gradient from loss, flattened (zeros where none arrived)."""
+    model.zero_grad(set_to_none=True)
+    loss.backward(retain_graph=True)
+    return {name: torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten()
+                             for p in net.parameters()]) for name, net in nets(model).items()}
 
 
 def test_cross_entropy_never_reaches_the_location_network(batch):
+    """The sampled location carries no gradient: the classifier cannot steer the policy."""
     model, r = batch
-    _, parts = hybrid_loss(r)
     ce = torch.nn.functional.cross_entropy(r.logits, r.labels)
     assert grads(model, ce) == {"glimpse": True, "core": True, "location": False, "baseline": False, "action": True}
 
 
-def test_reinforce_trains_only_the_location_network(batch):
+def test_reinforce_in_the_hybrid_loss_moves_only_the_location_network(batch):
+    """With the REINFORCE weight at 0 and at 1 every other network gets the very same gradient: the
+    advantage is detached (the baseline net learns from its squared error only) and the location net
+    reads a detached state (REINFORCE does not reach the core or the glimpse net)."""
     model, r = batch
-    returns = r.reward[None].expand_as(r.baselines)
-    reinforce = -((returns - r.baselines).detach() * r.log_probs).sum(0).mean()
-    assert grads(model, reinforce) == {"glimpse": False, "core": False, "location": True, "baseline": False, "action": False}
+    without = gradients(model, hybrid_loss(r, reinforce_weight=0.0)[0])
+    with_ = gradients(model, hybrid_loss(r, reinforce_weight=1.0)[0])
+    for name in ("glimpse", "core", "baseline", "action"):
+        torch.testing.assert_close(with_[name], without[name], rtol=0, atol=0, msg=f"REINFORCE reached the {name} net")
+    assert without["location"].abs().sum() == 0 and with_["location"].abs().sum() > 0
 
 
-def test_baseline_error_trains_only_the_baseline_network(batch):
+def test_the_baselines_squared_error_in_the_hybrid_loss_trains_only_the_baseline_network(batch):
+    """Without REINFORCE the hybrid loss is the cross-entropy plus the baseline's error; the trunk gets
+    exactly the cross-entropy's gradient, so the baseline net reads a detached state."""
     model, r = batch
-    mse = torch.nn.functional.mse_loss(r.baselines, r.reward[None].expand_as(r.baselines))
-    assert grads(model, mse) == {"glimpse": False, "core": False, "location": False, "baseline": True, "action": False}
+    hybrid = gradients(model, hybrid_loss(r, reinforce_weight=0.0)[0])
+    ce = gradients(model, torch.nn.functional.cross_entropy(r.logits, r.labels))
+    for name in ("glimpse", "core", "action"):
+        torch.testing.assert_close(hybrid[name], ce[name], msg=f"the baseline error reached the {name} net")
+    assert ce["baseline"].abs().sum() == 0 and hybrid["baseline"].abs().sum() > 0
 
 
 def test_hybrid_loss_is_the_sum_of_its_parts(batch):
@@ -55,13 +80,24 @@ def test_hybrid_loss_is_the_sum_of_its_parts(batch):
     assert set(r.reward.unique().tolist()) <= {0.0, 1.0}
 
 
-def test_deterministic_policy_follows_the_mean(data_dir):
+def test_deterministic_policy_looks_where_the_mean_points(data_dir):
+    torch.manual_seed(0)
     model = RAM(glimpse_size=12, scales=3, glimpses=3)
     env = GlimpseVectorEnv(num_envs=8, glimpses=3, backend="torch", split="val", data_dir=data_dir)
     options = {"indices": torch.arange(8)}
-    a = rollout(model, env, deterministic=True, options=options)
-    b = rollout(model, env, deterministic=True, options=options)
-    assert torch.equal(a.locations, b.locations) and torch.equal(a.logits, b.logits)
+    means, step = [], model.step
+
+    def spy(*args, **kwargs):  # the policy's mean at every step, as the model computed it
+        out = step(*args, **kwargs)
+        means.append(out.mean)
+        return out
+
+    model.step = spy
+    r = rollout(model, env, deterministic=True, options=options)
+    assert torch.equal(r.locations[1:], torch.stack(means[:-1]))  # glimpse t+1 is taken at mean t
+    means.clear()
+    sampled = rollout(model, env, generator=torch.Generator().manual_seed(0), options=options)
+    assert not torch.equal(sampled.locations[1:], torch.stack(means[:-1]))  # a sampled one is not
 
 
 def test_lstm_core_runs(data_dir):

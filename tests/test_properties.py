@@ -1,19 +1,16 @@
-"""Property-based tests (hypothesis): config parsing round trips and rejects wrong types; the retina
-matches a direct per-sample numpy implementation on random shapes and locations."""
+"""Property-based tests (hypothesis) of the config: parsing round trips and rejects wrong types.
+(The retina's property test is in test_retina.py, with its one reference.)"""
 
 import dataclasses
 import math
 
-import numpy as np
 import pytest
-import torch
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from envs.canvas import BENCHMARKS
-from envs.retina import Retina
-from ram.config import FLOAT_TEXT, Config, ConfigError, from_dict, load_config, parse_override, save_config, to_dict
+from ram.training.config import FLOAT_TEXT, Config, ConfigError, from_dict, load_config, parse_override, save_config, to_dict
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -121,46 +118,15 @@ def test_override_parsing_is_nested_yaml():
     assert math.isclose(load_config(None, ["model.loc_std=1e-1"]).model.loc_std, 0.1)
 
 
-# ----------------------------------------------------------------------------------- retina
-def reference_glimpse(canvas: np.ndarray, loc: np.ndarray, g: int, k: int) -> np.ndarray:
-    """One sample, straight from the definition: patch s is g*2**s pixels wide around the centre
-    (loc+1)/2*S, top-left floor(centre - width/2 + 0.5), cells of 2**s x 2**s pixels averaged, zero
-    outside, /255. The corner is computed in float32 like the sensor, so a centre that lands exactly on
-    a half pixel rounds the same way in both."""
-    S = canvas.shape[0]
-    f32 = np.float32
-    centre = (np.clip(loc.astype(f32), f32(-1), f32(1)) + f32(1)) * f32(S / 2)  # (x, y)
-    out = np.zeros((k, g, g))
-    for s in range(k):
-        width, cell = g * 2**s, 2**s
-        x0, y0 = np.floor(centre - f32(width / 2) + f32(0.5)).astype(int)
-        patch = np.zeros((width, width))
-        ys, xs = slice(max(y0, 0), min(y0 + width, S)), slice(max(x0, 0), min(x0 + width, S))
-        patch[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0] = canvas[ys, xs]
-        out[s] = patch.reshape(g, cell, g, cell).mean(axis=(1, 3)) / 255
-    return out
+def test_every_key_carries_its_help_and_a_resolved_type():
+    import dataclasses
+    import typing
 
+    from ram.training.config import keys
 
-@settings(max_examples=60, deadline=None)
-@given(S=st.integers(1, 80), g=st.integers(1, 10), k=st.integers(1, 4), B=st.integers(1, 4), seed=st.integers(0, 2**32 - 1),
-       edge=st.booleans())
-def test_retina_matches_a_direct_numpy_implementation(S, g, k, B, seed, edge):
-    rng = np.random.default_rng(seed)
-    canvas = rng.integers(0, 256, (B, S, S)).astype(np.float32)
-    if edge:  # locations on a coarse grid, out of range too: exact half pixels and clamping
-        loc = rng.integers(-6, 7, (B, 2)).astype(np.float32) / 4
-    else:
-        loc = rng.uniform(-1.2, 1.2, (B, 2)).astype(np.float32)
-    got = Retina(g, k)(torch.from_numpy(canvas), torch.from_numpy(loc)).numpy()
-    assert got.shape == (B, k, g, g) and got.dtype == np.float32
-    for b in range(B):
-        np.testing.assert_allclose(got[b], reference_glimpse(canvas[b], loc[b], g, k), rtol=0, atol=2e-6)
-
-
-def test_retina_on_a_large_canvas_uses_an_exact_table():
-    rng = np.random.default_rng(0)
-    canvas = rng.integers(0, 256, (2, 300, 300)).astype(np.float32)  # 300*300*255 > 2**24: a float32 table would round
-    loc = rng.uniform(-1, 1, (2, 2)).astype(np.float32)
-    got = Retina(12, 3)(torch.from_numpy(canvas), torch.from_numpy(loc)).numpy()
-    for b in range(2):
-        np.testing.assert_allclose(got[b], reference_glimpse(canvas[b], loc[b], 12, 3), rtol=0, atol=2e-6)
+    cfg = Config()
+    for key, value, rule in keys(cfg):
+        assert rule.get("help"), f"{key} has no help next to it"
+    for section in dataclasses.fields(cfg):
+        hints = typing.get_type_hints(type(getattr(cfg, section.name)))
+        assert all(not isinstance(t, str) for t in hints.values())  # no annotation is read with eval

@@ -8,12 +8,12 @@ import torch
 
 import train
 from envs.vector_env import GlimpseVectorEnv
-from ram.checkpoint import check_compatible
-from ram.config import ConfigError, load_config, to_dict
-from ram.model import RAM
-from ram.rollout import hybrid_loss, rollout
-from ram.schedule import loc_std, lr_factor
-from ram.trainer import Trainer
+from ram.training.checkpoint import check_compatible
+from ram.training.config import ConfigError, load_config, to_dict
+from ram.models.ram import RAM
+from ram.models.rollout import hybrid_loss, rollout
+from ram.training.schedule import loc_std, lr_factor
+from ram.training.trainer import Trainer
 from tests.test_model import grads
 
 
@@ -125,7 +125,7 @@ def test_trainer_anneals_the_std_and_trains_m_rollouts_per_image(data_dir, tmp_p
     assert results["train_episodes"] == 3 * 256 * 2 and results["rollouts"] == 3
     best = torch.load(tmp_path / "run/checkpoints/best.pt", weights_only=True)
     assert trainer.model.loc_std == pytest.approx(loc_std(0.3, 0.1, best["global_step"] / trainer.total_steps))
-    trainer.set_policy_std()  # at the end of the run: the final std
+    trainer.set_progress()  # at the end of the run: the final std
     assert trainer.model.loc_std == pytest.approx(0.1)
 
 

@@ -8,7 +8,6 @@ when every parameter, optimizer, scheduler and generator tensor in their checkpo
 """
 
 import gzip
-import http.server
 import json
 import os
 import random
@@ -18,7 +17,6 @@ import signal
 import struct
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -29,11 +27,11 @@ import torch
 
 import train
 from envs.mnist import FILES, DataError, download, load_split, read_idx
-from ram.checkpoint import (CheckpointError, capture_rng, load_checkpoint, load_model_checkpoint, load_weights,
+from ram.training.checkpoint import (CheckpointError, capture_rng, load_checkpoint, load_model_checkpoint, load_weights,
                             restore_rng, save_checkpoint)
-from ram.config import load_config
-from ram.logger import RunLogger
-from ram.model import RAM
+from ram.training.config import load_config
+from ram.records.logger import RunLogger
+from ram.models.ram import RAM
 from tests.conftest import REPO
 
 TIMING = {"train_images_per_s", "train_time_s", "wall_time_s", "images_per_s", "train_time", "wall_time"}
@@ -108,10 +106,18 @@ def reference(data_dir, tmp_path_factory):
     return SimpleNamespace(out=out, window=window)
 
 
+def moment_rng() -> random.Random:
+    """A generator for the random moments, seeded from $RAM_TEST_SEED or fresh; the seed is printed
+    (pytest shows it with a failure), so a failing moment can be replayed."""
+    seed = int(os.environ.get("RAM_TEST_SEED") or random.SystemRandom().randrange(2**32))
+    print(f"random moments from seed {seed} (replay with RAM_TEST_SEED={seed})")
+    return random.Random(seed)
+
+
 def strike(sig: int, data_dir: str, tmp_path: Path, window: float) -> tuple[Path, str, float]:
     """Start a run, wait for its first checkpoint, send ``sig`` at a random moment of its training.
     Returns (run dir, stderr, delay). A run that finished before the signal is started again."""
-    rng = random.Random()
+    rng = moment_rng()
     for attempt in range(4):
         out = tmp_path / f"struck{attempt}"
         proc = start_run(["--data-dir", data_dir, "--out", out, *SMALL], tmp_path / f"log{attempt}")
@@ -159,7 +165,7 @@ def test_ctrl_c_saves_and_exits_cleanly_then_resumes_exactly(reference, data_dir
 SAVER = """
 import sys, torch
 from pathlib import Path
-from ram.checkpoint import save_checkpoint
+from ram.training.checkpoint import save_checkpoint
 for i in range(1, 100000):
     save_checkpoint({"i": i, "w": torch.full((1 << 19,), float(i))}, Path(sys.argv[1]))  # 2 MB each
 """
@@ -172,7 +178,7 @@ def test_a_kill_while_saving_leaves_a_whole_checkpoint(tmp_path):
         while not path.exists():
             assert proc.poll() is None
             time.sleep(0.005)
-        time.sleep(random.Random().uniform(0.05, 0.5))  # a random moment, most likely mid-save
+        time.sleep(moment_rng().uniform(0.05, 0.5))  # a random moment, most likely mid-save
     finally:
         proc.kill()
         proc.wait()
@@ -273,7 +279,7 @@ def test_viewer_loads_a_checkpoint_by_its_own_config_and_rejects_another(referen
     path = reference.out / "checkpoints/best.pt"
     cfg, state = load_model_checkpoint(path)
     assert cfg.model.hidden == 64
-    model = RAM.from_config(cfg.model)
+    model = RAM.from_config(cfg)
     load_weights(model, state, path)
     assert torch.equal(model.action_net.weight, state["model"]["action_net.weight"])
     with pytest.raises(CheckpointError, match=r"best\.pt was trained with model\.glimpse_hidden=32, model\.loc_hidden=32, "
@@ -366,49 +372,16 @@ def test_train_py_reports_bad_data_as_one_line_exit_2(data_dir, tmp_path):
                         r"d53e105e.*delete it and download it again", proc.stderr.strip()), proc.stderr
 
 
-class Serve(http.server.BaseHTTPRequestHandler):
-    """Serves ``body`` for every path, announcing ``length`` bytes, then closes the connection."""
-    body, length = b"", 0
-
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", str(self.length))
-        self.end_headers()
-        self.wfile.write(self.body)
-        self.wfile.flush()
-        self.close_connection = True
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture()
-def serve():
-    servers = []
-
-    def start(body: bytes, length: int) -> str:
-        handler = type("Handler", (Serve,), {"body": body, "length": length})
-        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        servers.append(httpd)
-        return f"http://127.0.0.1:{httpd.server_address[1]}/"
-
-    yield start
-    for httpd in servers:
-        httpd.shutdown()
-        httpd.server_close()
-
-
 def test_interrupted_download_leaves_nothing_that_looks_complete(data_dir, tmp_path, serve):
     good = (Path(data_dir) / "t10k-labels-idx1-ubyte.gz").read_bytes()
-    url = serve(good[:len(good) // 2], len(good))  # promises the whole file, closes halfway
+    url = serve({"*": good[:len(good) // 2]}, claim=len(good))  # promises the whole file, closes halfway
     with pytest.raises(DataError, match=rf"download of t10k-labels-idx1-ubyte\.gz from {url}t10k-labels-idx1-ubyte"
                                         rf"\.gz was cut short \({len(good) // 2} of {len(good)} bytes\)"):
         download("t10k-labels-idx1-ubyte.gz", tmp_path, urls=(url,), timeout=10)
     assert list(tmp_path.iterdir()) == []
     wrong = bytearray(good)
     wrong[100] ^= 0xFF
-    url = serve(bytes(wrong), len(good))  # complete, but not the canonical bytes
+    url = serve({"*": bytes(wrong)})  # complete, but not the canonical bytes
     with pytest.raises(DataError, match=r"download of t10k-labels-idx1-ubyte\.gz from .* has md5 [0-9a-f]{32}, "
                                         r"expected ec29112d"):
         download("t10k-labels-idx1-ubyte.gz", tmp_path, urls=(url,), timeout=10)
@@ -417,7 +390,7 @@ def test_interrupted_download_leaves_nothing_that_looks_complete(data_dir, tmp_p
 
 def test_train_py_reports_a_cut_download_as_one_line(data_dir, tmp_path, serve):
     good = (Path(data_dir) / "train-images-idx3-ubyte.gz").read_bytes()
-    url = serve(good[:4096], len(good))
+    url = serve({"*": good[:4096]}, claim=len(good))
     env = {k: v for k, v in os.environ.items() if k != "RAM_DATA_DIR"}
     env.update(XDG_CACHE_HOME=str(tmp_path / "cache"), RAM_MNIST_MIRRORS=url)
     proc = subprocess.run([sys.executable, "train.py", "--out", str(tmp_path / "run"), *SMALL], cwd=REPO, env=env,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ram.config import load_config
+from ram.training.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = importlib.util.spec_from_file_location("reproduce", REPO / "benchmarks" / "reproduce.py")

@@ -1,6 +1,7 @@
 """train.py end to end: run directory, learning on a small set, resume, one-line errors."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -67,3 +68,18 @@ def test_bad_override_is_one_line(tmp_path, capsys, override, message):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and message in err
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("bug", [ValueError("mat1 and mat2 shapes cannot be multiplied (64x432 and 144x128)"),
+                                 OSError("[Errno 5] Input/output error")])
+def test_a_bug_keeps_its_traceback(tmp_path, monkeypatch, bug):
+    """Only the project's own errors (ram.errors.RamError, envs' DataError) are one line; anything else,
+    a shape error deep in torch for instance, reaches the user with its traceback."""
+    from ram.training.trainer import Trainer
+
+    def fail(*args, **kwargs):
+        raise bug
+
+    monkeypatch.setattr(Trainer, "__init__", fail)
+    with pytest.raises(type(bug), match=re.escape(str(bug))):
+        run_train("--out", tmp_path / "x", "logger.wandb=disabled")

@@ -14,11 +14,11 @@ from PIL import Image
 import train
 from envs.render import BOX_COLOURS
 from envs.retina import Retina, patch_corners
-from ram import draw, view
-from ram.checkpoint import save_checkpoint
-from ram.config import load_config
-from ram.logger import RunLogger
-from ram.model import RAM
+from ram.tools import draw, view
+from ram.training.checkpoint import save_checkpoint
+from ram.training.config import load_config
+from ram.records.logger import RunLogger
+from ram.models.ram import RAM
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # ignored by git; screenshots land here
 T = 4  # glimpses of the test checkpoint
@@ -134,7 +134,7 @@ def test_every_canvas_size_draws_exact_boxes(data_dir, tmp_path, size, bench, gl
                              f"model.glimpse_size={glimpse}", f"model.scales={scales}", "model.glimpses=3",
                              "model.start=random"])
     torch.manual_seed(0)
-    trace = view.record(RAM.from_config(cfg.model), cfg, "val", n=3, deterministic=False, seed=1)
+    trace = view.record(RAM.from_config(cfg), cfg, "val", n=3, deterministic=False, seed=1)
     path = tmp_path / "r.gif"
     view.write_gif(trace, path)
     grid = draw.make_grid(trace)

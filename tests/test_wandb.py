@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 import train
-from ram.config import LoggerConfig, load_config
-from ram.dashboard import resolve_mode
-from ram.logger import RunLogger
+from ram.training.config import LoggerConfig, load_config
+from ram.records.dashboard import resolve_mode
+from ram.records.logger import RunLogger
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["data.train_size=256", "data.val_size=200", "train.epochs=1", "train.batch_size=64", "train.log_every=1",

@@ -1,14 +1,20 @@
-"""Run the agent through the batched environment, and the hybrid loss of the paper."""
+"""RAM's episodes: run the agent through the batched environment, the hybrid loss of the paper, and
+the error over a fixed split."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from envs.vector_env import GlimpseVectorEnv
-from ram.model import RAM
+
+if TYPE_CHECKING:  # ram.py calls into this module: the annotation only
+    from ram.models.ram import RAM
+
+EVAL_SEED = 1234  # evaluation rollouts draw from their own generator: scores are reproducible
 
 
 @dataclass
@@ -22,7 +28,7 @@ class Rollout:
     glimpses: torch.Tensor | None = None  # T, B, k, g, g when recorded
 
 
-def rollout(model: RAM, env: GlimpseVectorEnv, deterministic: bool = False, generator=None,
+def rollout(model: "RAM", env: GlimpseVectorEnv, deterministic: bool = False, generator=None,
             options: dict | None = None, record: bool = False) -> Rollout:
     """One episode of every sub-environment: T glimpses, then a class guess scored by the env."""
     first = model.first_step(env.num_envs, env.device, deterministic, generator)  # a learned start, else None
@@ -65,3 +71,21 @@ def hybrid_loss(r: Rollout, reinforce_weight: float = 1.0,
     loss = ce + reinforce_weight * reinforce + baseline
     return loss, {"loss": loss.detach(), "ce": ce.detach(), "reinforce": reinforce.detach(),
                   "baseline": baseline.detach(), "reward": r.reward.mean()}
+
+
+@torch.no_grad()
+def evaluate(model: "RAM", env: GlimpseVectorEnv, mode: str, mc_samples: int = 10) -> float:
+    """Error (fraction) over the env's whole fixed split. mode: single, deterministic or mc."""
+    model.eval()
+    generator = torch.Generator(env.device).manual_seed(EVAL_SEED)
+    env.generator.manual_seed(EVAL_SEED)  # random first glimpses (model.start=random) are fixed too
+    wrong = torch.zeros((), device=env.device)
+    for options, valid in env.split_batches():
+        if mode == "mc":
+            probs = sum(rollout(model, env, False, generator, options).logits.softmax(1) for _ in range(mc_samples))
+            correct = probs.argmax(1) == env.labels()
+        else:
+            correct = rollout(model, env, mode == "deterministic", generator, options).reward.bool()
+        wrong += (~correct & valid).sum()
+    model.train()
+    return wrong.item() / env.size

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+from ram.errors import ConfigError
+
 
 def adam(params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """Adam with the fused kernel where this torch has one for the device (CUDA; CPU since torch 2.4):
@@ -23,11 +25,9 @@ def configure(model: torch.nn.Module, t, device: torch.device) -> torch.nn.Modul
     """Apply ``train.amp``, ``train.compile`` and ``train.cuda_graphs`` (a TrainConfig) to the model in
     place. Only methods are wrapped, so parameters, ``state_dict`` and checkpoints are unchanged."""
     if t.cuda_graphs and device.type != "cuda":
-        raise ValueError(f"train.cuda_graphs=true needs a CUDA device, but the run uses {device}: "
+        raise ConfigError(f"train.cuda_graphs=true needs a CUDA device, but the run uses {device}: "
                          "set train.cuda_graphs=false")
-    # RAM: the per-glimpse arithmetic and the classifier; a full-image baseline: its forward
-    names = ("_step", "classify") if hasattr(model, "_step") else ("forward",)
-    for name in names:
+    for name in model.fast_methods:  # RAM: the per-glimpse arithmetic and the classifier; else forward
         method = getattr(model, name)
         if t.amp:  # matmuls in bf16, weights and optimiser state stay fp32; RAM's policy stays fp32
             method = torch.autocast(device.type, dtype=torch.bfloat16)(method)

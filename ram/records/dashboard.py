@@ -9,6 +9,7 @@ seconds falls back to offline. wandb's files go to RUN_DIR/wandb.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import sys
@@ -122,14 +123,12 @@ def start(cfg, run_dir: Path, resume: bool) -> Dashboard | None:
         say("not installed (pip install wandb); this run is not mirrored, its own files are complete")
         return None
 
-    from ram.config import to_dict
-
     wandb_dir = Path(run_dir) / "wandb"
     wandb_dir.mkdir(parents=True, exist_ok=True)
     run_id = (previous_id(wandb_dir) if resume else None) or secrets.token_hex(4)
     kwargs = dict(dir=str(run_dir), project=lc.project or os.environ.get("WANDB_PROJECT") or DEFAULT_PROJECT,
                   entity=lc.entity or os.environ.get("WANDB_ENTITY") or None, name=Path(run_dir).name,
-                  config=to_dict(cfg), id=run_id, resume="allow")
+                  config=dataclasses.asdict(cfg), id=run_id, resume="allow")
 
     def init(mode: str, **more):
         settings = wandb.Settings(init_timeout=lc.init_timeout, finish_timeout=FINISH_TIMEOUT,

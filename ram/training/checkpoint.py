@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ram.config import Config, ConfigError, from_dict, to_dict
+from ram.errors import RamError
+from ram.training.config import Config, ConfigError, from_dict, to_dict
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(RamError, RuntimeError):
     """A checkpoint that is missing, unreadable, or of another model."""
 
 
@@ -128,6 +129,15 @@ def load_weights(model: torch.nn.Module, state: dict, path: Path | str = "checkp
         first = next((l.strip() for l in str(e).splitlines()[1:] if l.strip()), str(e).splitlines()[0])
         raise CheckpointError(f"{path} does not fit this model ({first[:200]}): build the model from the "
                               "checkpoint's own config") from None
+
+
+def own_rng(state: dict, path, rank: int, world: int) -> dict:
+    """This rank's generator states from a checkpoint; a clear error if it was saved by another world size."""
+    saved = state.get("world_size", 1)
+    if saved != world:
+        raise CheckpointError(f"{path} was saved by a run of {saved} process(es) but this one has {world}: "
+                              f"resume with the same count (torchrun --nproc_per_node/--nnodes), or start a new run")
+    return state["rng_ranks"][rank] if "rng_ranks" in state else state["rng"]
 
 
 # ------------------------------------------------------------------------------- random state

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ram.distributed import is_main
+from ram.training.parallel import is_main
 
 
 def _epoch(line: str) -> float:
@@ -38,7 +38,7 @@ class RunLogger:
         elif resume_epoch is None:
             self.path.unlink(missing_ok=True)  # a fresh run (train.py refuses a directory with a checkpoint)
         if cfg is not None:
-            from ram.dashboard import start
+            from ram.records.dashboard import start
 
             self.dashboard = start(cfg, Path(run_dir), resume=resume_epoch is not None)
 

@@ -12,7 +12,8 @@ epoch has ``train digits // global batch`` steps. ``train.lr_scaling`` (none, li
 multiplies ``train.lr`` and ``train.lr_min`` by the world size or its square root.
 
 Without torchrun (no ``WORLD_SIZE`` in the environment) everything here is a no-op: one process,
-rank 0, world size 1, and training is exactly what it was.
+rank 0, world size 1, and training is exactly what it was. This module knows process groups only (the
+lowest layer: the logger and the guards ask it who is rank 0); what a step computes is the model's.
 """
 
 from __future__ import annotations
@@ -26,11 +27,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from ram.checkpoint import CheckpointError
-from ram.config import ConfigError
-from ram.baselines import baseline_loss
-from ram.model import RAM
-from ram.rollout import hybrid_loss, rollout
+from ram.errors import ConfigError
 
 RANK_SEED_STRIDE = 100_003  # rank r draws from seed + r * stride: streams of nearby seeds never overlap
 
@@ -141,43 +138,13 @@ def average(values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return dict(zip(values, stacked / world_size()))
 
 
-def own_rng(state: dict, path) -> dict:
-    """This rank's generator states from a checkpoint; a clear error if it was saved by another world size."""
-    saved = state.get("world_size", 1)
-    if saved != world_size():
-        raise CheckpointError(f"{path} was saved by a run of {saved} process(es) but this one has {world_size()}: "
-                              f"resume with the same count (torchrun --nproc_per_node/--nnodes), or start a new run")
-    return state["rng_ranks"][rank()] if "rng_ranks" in state else state["rng"]
+def data_parallel(module: nn.Module, device: torch.device, unused_parameters: bool) -> nn.Module:
+    """The training loss module wrapped in DistributedDataParallel under torchrun, bare otherwise.
 
-
-class RolloutLoss(nn.Module):
-    """A training rollout and its hybrid loss as one module call.
-
-    RAM has no forward(): the rollout drives model.step(). DistributedDataParallel only arms its
-    gradient all-reduce inside a forward() call, so the rollout must run through one."""
-
-    def __init__(self, model: nn.Module, train_cfg):
-        super().__init__()
-        self.model, self.t = model, train_cfg
-
-    def forward(self, env, generator, options: dict):
-        if not isinstance(self.model, RAM):  # a full-image baseline on the same env's canvases
-            return baseline_loss(self.model, env, options["indices"])
-        options = {**options, "repeats": self.t.rollouts}  # M rollouts of each image, on one canvas
-        r = rollout(self.model, env, generator=generator, options=options)
-        return hybrid_loss(r, self.t.reinforce_weight, self.t.reinforce_reduce)
-
-
-def data_parallel(model: nn.Module, train_cfg, device: torch.device) -> nn.Module:
-    """The training loss module: wrapped in DistributedDataParallel under torchrun, bare otherwise.
-
-    Every parameter gets a gradient in each step: the cross-entropy reaches the glimpse, core and
-    action nets, REINFORCE the location net and the squared error the baseline net (both read a
-    detached state). With a single glimpse no location is ever used, so the location and baseline
-    nets sit out and DDP must be told to look for unused parameters."""
-    module = RolloutLoss(model, train_cfg)
+    Every parameter usually gets a gradient in each step (RAM: the cross-entropy reaches the glimpse, core
+    and action nets, REINFORCE the location net and the squared error the baseline net); when some may
+    not (``unused_parameters``, e.g. RAM with a single glimpse), DDP must be told to look for them."""
     if world_size() == 1:
         return module
     return nn.parallel.DistributedDataParallel(
-        module, device_ids=[device.index] if device.type == "cuda" else None,
-        find_unused_parameters=getattr(model, "glimpses", 2) < 2)
+        module, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused_parameters)

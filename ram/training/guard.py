@@ -19,8 +19,11 @@ import sys
 
 import torch
 
+from ram.errors import RamError
+from ram.training.parallel import average, world_size
 
-class NonFiniteError(ValueError):
+
+class NonFiniteError(RamError, ValueError):
     """The loss or the weights became NaN or infinite; the run stopped before saving them."""
 
 
@@ -42,8 +45,6 @@ def finite(value) -> bool:
 def all_ranks_ok(ok: bool, device) -> bool:
     """True only if ``ok`` on every process, so that all ranks of a torchrun job stop together (one
     all-reduce at the moments this is asked; nothing at all in a single process)."""
-    from ram.distributed import average, world_size
-
     if world_size() == 1:
         return ok
     return bool(average({"ok": torch.tensor(float(ok), device=device)})["ok"] == 1)
@@ -71,8 +72,6 @@ def stop_on_sigint(trainer):
             signal.signal(sig, handler)
         print(f"\n{signal.Signals(signum).name}: stopping at the next step boundary to save a checkpoint "
               "(send it again to stop without saving)", file=sys.stderr, flush=True)
-
-    from ram.distributed import world_size
 
     if world_size() > 1:  # ranks would see the flag at different steps and wait on each other forever
         yield

@@ -19,10 +19,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from ram.models.base import CLASSES, Model
+from ram.models.rollout import Rollout, evaluate, hybrid_loss, rollout
+from ram.training.schedule import loc_std as annealed_std
 
 
 class GlimpseNetwork(nn.Module):
@@ -75,13 +80,17 @@ class Step:
     baseline: torch.Tensor  # B
 
 
-class RAM(nn.Module):
-    def __init__(self, glimpse_size: int = 12, scales: int = 3, glimpses: int = 8, glimpse_hidden: int = 128,
-                 loc_hidden: int = 128, hidden: int = 256, core: str = "rnn", loc_std: float = 0.15,
-                 rnn_init: str = "identity",
-                 classes: int = 10, *, start: str = "center", reinforce_to_core: bool = False):
+class RAM(Model):
+    samples, shows_glimpses = True, True
+    fast_methods = ("_step", "classify")  # the per-glimpse arithmetic and the classifier; draws stay outside
+
+    def __init__(self, *, glimpse_size: int = 12, scales: int = 3, glimpses: int = 8, glimpse_hidden: int = 128,
+                 loc_hidden: int = 128, hidden: int = 256, core: str = "rnn", rnn_init: str = "identity",
+                 loc_std: float = 0.15, loc_std_final: float | None = None, start: str = "center",
+                 reinforce_to_core: bool = False, classes: int = CLASSES):
         super().__init__()
         self.glimpses, self.start, self.reinforce_to_core = glimpses, start, reinforce_to_core
+        self.loc_std_start, self.loc_std_final = loc_std, loc_std_final
         # a tensor, so that an annealed std (set_loc_std) neither recompiles _step nor enters the state_dict
         self.register_buffer("_std", torch.tensor(float(loc_std)), persistent=False)
         self.glimpse_net = GlimpseNetwork(scales * glimpse_size**2, glimpse_hidden, loc_hidden, hidden)
@@ -93,10 +102,55 @@ class RAM(nn.Module):
             self.start_loc = nn.Parameter(torch.zeros(2))
 
     @classmethod
-    def from_config(cls, m) -> "RAM":
-        return cls(m.glimpse_size, m.scales, m.glimpses, m.glimpse_hidden, m.loc_hidden, m.hidden, m.core, m.loc_std,
-                   m.rnn_init, start=m.start, reinforce_to_core=m.reinforce_to_core)
+    def from_config(cls, cfg) -> "RAM":
+        m = cfg.model
+        return cls(glimpse_size=m.glimpse_size, scales=m.scales, glimpses=m.glimpses, glimpse_hidden=m.glimpse_hidden,
+                   loc_hidden=m.loc_hidden, hidden=m.hidden, core=m.core, rnn_init=m.rnn_init, loc_std=m.loc_std,
+                   loc_std_final=m.loc_std_final, start=m.start, reinforce_to_core=m.reinforce_to_core)
 
+    @staticmethod
+    def describe(m: dict) -> str:
+        return f"RAM {m['glimpses']} glimpses {m['glimpse_size']}x{m['glimpse_size']}x{m['scales']} ({m['core']})"
+
+    # ----------------------------------------------------------------------------- the Model interface
+    def loss(self, env, options: dict, generator, train_cfg) -> tuple[torch.Tensor, dict]:
+        options = {**options, "repeats": train_cfg.rollouts}  # M rollouts of each image, on one canvas
+        r = rollout(self, env, generator=generator, options=options)
+        return hybrid_loss(r, train_cfg.reinforce_weight, train_cfg.reinforce_reduce)
+
+    def set_progress(self, progress: float) -> None:
+        if self.loc_std_final is not None:  # model.loc_std_final: the exploration noise anneals
+            self.set_loc_std(annealed_std(self.loc_std_start, self.loc_std_final, progress))
+
+    @property
+    def unused_parameters(self) -> bool:
+        return self.glimpses < 2  # no location is ever used: the location and baseline nets sit out
+
+    def error(self, env, mode: str, mc_samples: int) -> float:
+        return evaluate(self, env, mode, mc_samples)
+
+    def test_errors(self, env, mc_samples: int) -> dict:
+        errors = {f"test_error_{mode}": self.error(env, mode, mc_samples) for mode in ("single", "deterministic", "mc")}
+        return {**errors, "mc_samples": mc_samples}
+
+    def one_image(self, canvas_size: int) -> Callable[[], torch.Tensor]:
+        """T glimpse steps on one (blank) glimpse, then the action net; the canvas size does not enter."""
+        device = next(self.parameters()).device
+        patch = torch.zeros(1, self.glimpse_net.what.in_features, device=device)  # the flattened k x g x g glimpse
+        loc = torch.zeros(1, 2, device=device)
+
+        def forward() -> torch.Tensor:
+            state = self.initial_state(1, device)
+            for _ in range(self.glimpses):
+                state = self.step(patch, loc, state, deterministic=True).state
+            return self.classify(state)
+
+        return forward
+
+    def record(self, env, deterministic: bool, generator, options: dict) -> Rollout:
+        return rollout(self, env, deterministic, generator, options, record=True)
+
+    # ----------------------------------------------------------------------------- the agent itself
     @property
     def loc_std(self) -> float:
         return self._std.item()

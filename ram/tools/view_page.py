@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 
-from ram.draw import Grid, Trace, strip_layout
+from ram.tools.draw import Grid, Trace, strip_layout
 
 STYLE = """
 body { background: #18181c; color: #e8e8ea; font: 14px/1.4 system-ui, sans-serif; margin: 16px 24px; }

@@ -10,67 +10,19 @@ import torch
 from tqdm import tqdm
 
 from envs.vector_env import GlimpseVectorEnv
-from ram.baselines import baseline_error, build_baseline
-from ram.checkpoint import (capture_rng, check_compatible, load_checkpoint, restore_rng, save_checkpoint,
-                            seed_all)
-from ram.config import Config, save_config, to_dict
-from ram.distributed import average, data_parallel, gather, is_main, local_device, lr_scale, on_main, \
-    own_rng, rank, rank_seed, shard, world_size
-from ram.guard import Interrupted, NonFiniteError, all_ranks_ok, finite, nonfinite_message, params_finite
-from ram.logger import RunLogger
-from ram.macs import model_macs
-from ram.model import RAM
-from ram.rollout import rollout
-from ram.schedule import loc_std, lr_factor
-from ram.speed import adam, configure
-
-EVAL_SEED = 1234  # evaluation rollouts draw from their own generator: scores are reproducible
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"train.device={name} but this machine has no CUDA device: use train.device=cpu or auto")
-    return torch.device(name)
-
-
-def make_env(cfg: Config, split: str, batch: int, device) -> GlimpseVectorEnv:
-    d, m = cfg.data, cfg.model
-    start = "center" if m.start == "learned" else m.start  # a learned start hands the env its first location
-    return GlimpseVectorEnv(num_envs=batch, canvas_size=d.canvas_size, distractors=d.distractors,
-                            glimpse_size=m.glimpse_size, scales=m.scales, glimpses=m.glimpses, split=split,
-                            data_dir=d.data_dir, val_size=d.val_size, train_size=d.train_size or None,
-                            canvas_seed=d.canvas_seed, start=start, device=device, backend="torch",
-                            dataset=d.dataset, verify=d.verify)
-
-
-def build_model(cfg: Config) -> torch.nn.Module:
-    if cfg.model.name != "ram":  # a full-image baseline: ram/baselines.py
-        return build_baseline(cfg.model, cfg.data.canvas_size)
-    return RAM.from_config(cfg.model)
-
-
-def count_params(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-@torch.no_grad()
-def evaluate(model: RAM, env: GlimpseVectorEnv, mode: str, mc_samples: int = 10) -> float:
-    """Error (fraction) over the env's whole fixed split. mode: single, deterministic or mc."""
-    model.eval()
-    generator = torch.Generator(env.device).manual_seed(EVAL_SEED)
-    env.generator.manual_seed(EVAL_SEED)  # random first glimpses (model.start=random) are fixed too
-    wrong = torch.zeros((), device=env.device)
-    for options, valid in env.split_batches():
-        if mode == "mc":
-            probs = sum(rollout(model, env, False, generator, options).logits.softmax(1) for _ in range(mc_samples))
-            correct = probs.argmax(1) == env.labels()
-        else:
-            correct = rollout(model, env, mode == "deterministic", generator, options).reward.bool()
-        wrong += (~correct & valid).sum()
-    model.train()
-    return wrong.item() / env.size
+from ram.build import build_model, count_params, make_env, pick_device
+from ram.errors import ConfigError
+from ram.models.base import LossCall
+from ram.records.logger import RunLogger
+from ram.tools.macs import model_macs
+from ram.training.checkpoint import (capture_rng, check_compatible, load_checkpoint, own_rng, restore_rng,
+                                     save_checkpoint, seed_all)
+from ram.training.config import Config, save_config, to_dict
+from ram.training.guard import Interrupted, NonFiniteError, all_ranks_ok, finite, nonfinite_message, params_finite
+from ram.training.parallel import (average, data_parallel, gather, is_main, local_device, lr_scale, on_main, rank,
+                                   rank_seed, shard, world_size)
+from ram.training.schedule import lr_factor
+from ram.training.speed import adam, configure
 
 
 class Trainer:
@@ -84,11 +36,12 @@ class Trainer:
         self.model = configure(build_model(cfg).to(self.device), t, self.device)
         self.env = make_env(cfg, "train", t.batch_size * t.rollouts, self.device)  # M episodes per image
         if self.env.size < t.batch_size * world_size():
-            raise ValueError(f"train.batch_size={t.batch_size} x {world_size()} process(es) is larger than the "
-                             f"{self.env.size} training digits")
+            raise ConfigError(f"train.batch_size={t.batch_size} x {world_size()} process(es) is larger than the "
+                              f"{self.env.size} training digits")
         self.env.generator.manual_seed(rank_seed(t.seed))  # each rank its own canvases and policy noise
         self.policy_rng = torch.Generator(self.device).manual_seed(rank_seed(t.seed) + 1)
-        self.rollout_loss = data_parallel(self.model, t, self.device)
+        # the model's own loss, as a module call so that DDP (under torchrun only) can average its gradients
+        self.loss = data_parallel(LossCall(self.model, t), self.device, self.model.unused_parameters)
         self.steps_per_epoch = self.env.size // (t.batch_size * world_size())  # the last partial batch is dropped
         self.total_steps = self.steps_per_epoch * t.epochs
         self.optimizer = adam(self.model.parameters(), lr=t.lr * lr_scale(t.lr_scaling), weight_decay=t.weight_decay)
@@ -100,7 +53,7 @@ class Trainer:
         self.best_val, self.best_epoch, self.train_time, self.train_images = math.inf, 0, 0.0, 0
         self.wall_time, self.session_start = 0.0, time.perf_counter()  # wall time of earlier sessions, this one's start
         self.totals: dict[str, torch.Tensor] = {}  # sums of this epoch's step stats so far (saved mid-epoch)
-        self.stop_requested, self.saved_step = False, None  # set by Ctrl-C (ram.guard.stop_on_sigint)
+        self.stop_requested, self.saved_step = False, None  # set by Ctrl-C (ram.training.guard.stop_on_sigint)
         self.ckpt_dir = self.run_dir / "checkpoints"
         if resume:
             self._restore(load_checkpoint(self.ckpt_dir / "last.pt", self.device))
@@ -127,7 +80,7 @@ class Trainer:
 
     def _restore(self, state: dict) -> None:
         check_compatible(state, self.cfg, self.ckpt_dir / "last.pt", purpose="resume")
-        state = {**state, "rng": own_rng(state, self.ckpt_dir / "last.pt")}
+        state = {**state, "rng": own_rng(state, self.ckpt_dir / "last.pt", rank(), world_size())}
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -168,14 +121,14 @@ class Trainer:
         """Fraction of the run's steps done (the schedules' clock)."""
         return (self.global_step if step is None else step) / max(self.total_steps, 1)
 
-    def set_policy_std(self, step: int | None = None) -> None:
-        m = self.cfg.model
-        if m.name == "ram" and m.loc_std_final is not None:
-            self.model.set_loc_std(loc_std(m.loc_std, m.loc_std_final, self.progress(step)))
+    def set_progress(self, step: int | None = None) -> None:
+        """Tell the model how far training is (RAM anneals its policy's std by it)."""
+        self.model.set_progress(self.progress(step))
 
     def train_step(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
-        self.set_policy_std()
-        loss, stats = self.rollout_loss(self.env, self.policy_rng, {"indices": index})  # DDP: grads all-reduce
+        """One optimizer step on the digits ``index``: the model's loss, backward, clipping, Adam, schedule."""
+        self.set_progress()
+        loss, stats = self.loss(self.env, {"indices": index}, self.policy_rng)  # DDP: gradients all-reduce
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.train.grad_clip:
@@ -268,13 +221,11 @@ class Trainer:
             self.lr_drop, self.last_drop_epoch = self.lr_drop * t.lr_gamma, self.epoch
 
     def _evaluate(self, env: GlimpseVectorEnv, mode: str) -> float:
-        if self.cfg.model.name != "ram":  # deterministic: every mode is the same single forward pass
-            return baseline_error(self.model, env)
-        return evaluate(self.model, env, mode, self.cfg.eval.mc_samples)
+        return self.model.error(env, mode, self.cfg.eval.mc_samples)
 
     def log_rollouts(self) -> Path:
         """RUN_DIR/rollouts/epoch_XXX.gif: the current policy on the same validation canvases each time."""
-        from ram.view import rollout_gif  # drawing code loads only in runs that draw
+        from ram.tools.view import rollout_gif  # drawing code loads only in runs that draw
 
         path = rollout_gif(self.model, self.cfg, self.run_dir / "rollouts" / f"epoch_{self.epoch:03d}.gif",
                            self.cfg.view.n, self.device, heading=f"epoch {self.epoch}: ")
@@ -285,17 +236,11 @@ class Trainer:
         cfg = self.cfg
         best = load_checkpoint(self.ckpt_dir / "best.pt", self.device)
         self.model.load_state_dict(best["model"])
-        self.set_policy_std(best["global_step"])  # sampled test rollouts use the std the best model had
+        self.set_progress(best["global_step"])  # sampled test rollouts use the std the best model had
         test_env = make_env(cfg, "test", cfg.eval.batch_size, self.device)
-        if cfg.model.name == "ram":
-            errors = {f"test_error_{mode}": self._evaluate(test_env, mode) for mode in ("single", "deterministic", "mc")}
-        else:  # a baseline has no sampling: single, deterministic and MC are the same number
-            errors = dict.fromkeys(("test_error_single", "test_error_deterministic", "test_error_mc"),
-                                   self._evaluate(test_env, "deterministic"))
-            errors["test_error_note"] = "full-image baseline: one deterministic pass, the three test errors are equal"
         results = {
-            "benchmark": cfg.data.benchmark, "model": cfg.model.name, **errors,
-            "mc_samples": cfg.eval.mc_samples if cfg.model.name == "ram" else None,
+            "benchmark": cfg.data.benchmark, "model": cfg.model.name,
+            **self.model.test_errors(test_env, cfg.eval.mc_samples),  # RAM: three ways; full-image: one pass
             "val_error_best": self.best_val, "best_epoch": self.best_epoch, "epochs": self.epoch,
             "stopped_early": self.epoch < cfg.train.epochs, "rollouts": cfg.train.rollouts,
             "train_episodes": self.train_images * cfg.train.rollouts,
