@@ -95,7 +95,7 @@ def glimpse_plot(report: dict, path: Path) -> None:
     rows = report["rows"]
     img, d = grid(len(BENCHMARKS))
     for k, (bench, title) in enumerate(BENCHMARKS.items()):
-        ram = sorted((r for r in rows if r["row"].startswith(f"{bench}_ram")), key=lambda r: int(r["row"][len(bench) + 4:]))
+        ram = sorted((r for r in rows if r["row"].startswith(f"{bench}_ram") and r["row"][len(bench) + 4:].isdigit()), key=lambda r: int(r["row"][len(bench) + 4:]))
         conv = next((r for r in rows if r["row"] == f"{bench}_cnn_paper"), None)
         g = [int(r["row"][len(bench) + 4:]) for r in ram]
         values = [p for r in ram for p in (r["paper"]["nips_pct"], r["paper"]["arxiv_pct"]) if p]

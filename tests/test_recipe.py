@@ -185,3 +185,25 @@ def test_bad_recipe_values_are_one_line_errors(override, message):
 def test_rollouts_need_a_glimpse_model():
     with pytest.raises(ConfigError, match="train.rollouts=2 samples glimpse paths"):
         load_config(None, ["model.name=cnn", "train.rollouts=2"])
+
+
+def test_random_policy_looks_anywhere_and_learns_nothing_from_where(data_dir):
+    torch.manual_seed(0)
+    model = RAM(glimpse_size=8, scales=1, glimpses=4, start="random", policy="random")
+    env = small_env(data_dir, num_envs=2000, glimpses=4, split="val", start="random")
+    same = {"indices": torch.arange(2000)}
+    a = rollout(model, env, deterministic=True, generator=torch.Generator().manual_seed(0), options=same)
+    later = a.locations[1:].reshape(-1, 2)  # the locations the policy chose
+    assert later.min() > -1 and later.max() < 1 and later.std(0).min() > 0.5  # uniform on [-1, 1]: std 0.577
+    assert not torch.allclose(a.locations[1], torch.tanh(model.location_net(torch.zeros(1, 256))).expand(2000, 2))
+    model.zero_grad()
+    loss, parts = hybrid_loss(a)
+    loss.backward()
+    assert model.location_net.weight.grad is None and parts["reinforce"] == 0
+    assert model.action_net.weight.grad is not None  # the classifier still learns from what it saw
+
+
+def test_random_policy_needs_a_random_start():
+    with pytest.raises(ConfigError, match="set model.start=random too"):
+        load_config(None, ["model.policy=random"])
+    assert load_config(None, ["model.policy=random", "model.start=random"]).model.policy == "random"

@@ -26,7 +26,7 @@ SHAPES = {"mnist28": (28, 0, 8, 1), "translated60": (60, 0, 12, 3), "cluttered60
 def test_every_row_has_a_config_that_loads_and_states_its_budget(data_dir):
     files = sorted((REPO / "configs" / "paper").glob("*.yaml"))
     assert sorted(f.stem for f in files) == sorted(r.name for r in reproduce.ROWS)
-    assert len(files) == 24
+    assert len(files) == 26  # the 24 rows of Tables 1 and 2, and the two random-glimpse controls
     for f in files:
         cfg = load_config(f)
         assert yaml.safe_load(f.read_text())["train"]["epochs"] == cfg.train.epochs > 0, f
@@ -34,7 +34,9 @@ def test_every_row_has_a_config_that_loads_and_states_its_budget(data_dir):
         canvas, distractors, size, scales = SHAPES[bench]
         assert (cfg.data.benchmark, cfg.data.canvas_size, cfg.data.distractors) == (bench, canvas, distractors)
         if model.startswith("ram"):
-            assert (cfg.model.name, cfg.model.glimpses) == ("ram", int(model[3:]))
+            glimpses, _, control = model[3:].partition("_")
+            assert (cfg.model.name, cfg.model.glimpses) == ("ram", int(glimpses))
+            assert cfg.model.policy == ("random" if control == "random" else "learned"), f
             assert (cfg.model.glimpse_size, cfg.model.scales, cfg.model.core) == (size, scales, "rnn")
         elif model.startswith("fc"):
             assert (cfg.model.name, cfg.model.fc_hidden) == ("fc", int(model[2:]))

@@ -87,9 +87,9 @@ class RAM(Model):
     def __init__(self, *, glimpse_size: int = 12, scales: int = 3, glimpses: int = 8, glimpse_hidden: int = 128,
                  loc_hidden: int = 128, hidden: int = 256, core: str = "rnn", rnn_init: str = "identity",
                  loc_std: float = 0.15, loc_std_final: float | None = None, start: str = "center",
-                 reinforce_to_core: bool = False, classes: int = CLASSES):
+                 reinforce_to_core: bool = False, policy: str = "learned", classes: int = CLASSES):
         super().__init__()
-        self.glimpses, self.start, self.reinforce_to_core = glimpses, start, reinforce_to_core
+        self.glimpses, self.start, self.reinforce_to_core, self.policy = glimpses, start, reinforce_to_core, policy
         self.loc_std_start, self.loc_std_final = loc_std, loc_std_final
         # a tensor, so that an annealed std (set_loc_std) neither recompiles _step nor enters the state_dict
         self.register_buffer("_std", torch.tensor(float(loc_std)), persistent=False)
@@ -106,11 +106,20 @@ class RAM(Model):
         m = cfg.model
         return cls(glimpse_size=m.glimpse_size, scales=m.scales, glimpses=m.glimpses, glimpse_hidden=m.glimpse_hidden,
                    loc_hidden=m.loc_hidden, hidden=m.hidden, core=m.core, rnn_init=m.rnn_init, loc_std=m.loc_std,
-                   loc_std_final=m.loc_std_final, start=m.start, reinforce_to_core=m.reinforce_to_core)
+                   loc_std_final=m.loc_std_final, start=m.start, reinforce_to_core=m.reinforce_to_core,
+                   policy=m.policy)
+
+    @classmethod
+    def config_problem(cls, cfg) -> str | None:
+        if cfg.model.policy == "random" and cfg.model.start != "random":
+            return (f"model.policy=random draws every location uniformly, but model.start={cfg.model.start!r}: "
+                    "set model.start=random too")
+        return super().config_problem(cfg)
 
     @staticmethod
     def describe(m: dict) -> str:
-        return f"RAM {m['glimpses']} glimpses {m['glimpse_size']}x{m['glimpse_size']}x{m['scales']} ({m['core']})"
+        random = ", random locations" if m.get("policy") == "random" else ""
+        return f"RAM {m['glimpses']} glimpses {m['glimpse_size']}x{m['glimpse_size']}x{m['scales']} ({m['core']}{random})"
 
     # ----------------------------------------------------------------------------- the Model interface
     def loss(self, env, options: dict, generator, train_cfg) -> tuple[torch.Tensor, dict]:
@@ -124,7 +133,8 @@ class RAM(Model):
 
     @property
     def unused_parameters(self) -> bool:
-        return self.glimpses < 2  # no location is ever used: the location and baseline nets sit out
+        # no location is ever used (one glimpse) or none is learned (random policy): the location net sits out
+        return self.glimpses < 2 or self.policy == "random"
 
     def error(self, env, mode: str, mc_samples: int) -> float:
         return evaluate(self, env, mode, mc_samples)
@@ -176,6 +186,10 @@ class RAM(Model):
     def step(self, glimpse: torch.Tensor, loc: torch.Tensor, state: tuple[torch.Tensor, ...],
              deterministic: bool = False, generator: torch.Generator | None = None) -> Step:
         """One glimpse in, the new state and the next location out."""
+        if self.policy == "random":  # the control: a uniform location, in every mode, that nothing learns
+            state, mean, _, log_prob, baseline = self._step(glimpse, loc, state, None)
+            anywhere = torch.rand(loc.shape, device=loc.device, generator=generator) * 2 - 1  # B, 2
+            return Step(state, mean, anywhere, torch.zeros_like(log_prob).detach(), baseline)
         noise = None if deterministic else torch.randn(loc.shape, device=loc.device, generator=generator)  # B, 2
         return Step(*self._step(glimpse, loc, state, noise))
 

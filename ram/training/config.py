@@ -76,6 +76,8 @@ class ModelConfig:
     start: str = option("center", "first glimpse: centre, random (uniform), or learned (drawn by the policy)",
                      choices=("center", "random", "learned"))
     reinforce_to_core: bool = option(False, "REINFORCE also trains the core and glimpse nets (else only the location net)")
+    policy: str = option("learned", "where to look: learned (the location network) or random (uniform locations "
+                         "every step: the paper's random-glimpse control)", choices=("learned", "random"))
     fc_hidden: int = option(256, "full-image 'fc': width of both hidden layers (the paper: 64 or 256)", positive=True)
     cnn_width: int = option(32, "full-image 'cnn': channels of the first block (then 2x, 4x, 8x)", positive=True)
 
