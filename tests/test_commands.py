@@ -11,8 +11,9 @@ from tests.conftest import REPO
 SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
 
 
-def test_the_three_uses_have_a_command():
-    assert SCRIPTS == {"ram-train": "train:main", "ram-view": "ram.view:main", "ram-compare": "ram.compare:main"}
+def test_every_use_has_a_command():
+    assert SCRIPTS == {"ram-train": "train:main", "ram-view": "ram.view:main", "ram-compare": "ram.compare:main",
+                       "ram-evaluate": "ram.evaluate:main"}
     assert f"`{'`, `'.join(SCRIPTS)}`" in (REPO / "README.md").read_text()  # and the README names them
 
 

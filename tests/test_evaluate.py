@@ -1,0 +1,35 @@
+"""python -m ram.evaluate scores a checkpoint exactly as the end of its training run did."""
+
+import json
+
+import pytest
+
+import train
+from ram.tools import evaluate
+
+
+@pytest.fixture(scope="module")
+def run(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval") / "run"
+    assert train.main(["--out", str(out), "--data-dir", data_dir, "--config", "configs/mnist28.yaml",
+                       "data.train_size=1024", "data.val_size=500", "model.glimpses=3", "train.epochs=2",
+                       "model.start=learned", "model.loc_std_final=0.05", "eval.mc_samples=3",
+                       "logger.wandb=disabled"]) == 0
+    return out
+
+
+def test_scores_match_the_runs_own_test_scoring(run, tmp_path, capsys):
+    results = json.loads((run / "results.json").read_text())
+    assert evaluate.main([str(run), "--json", str(tmp_path / "e.json")]) == 0
+    scored = json.loads((tmp_path / "e.json").read_text())
+    for mode in ("single", "deterministic", "mc"):  # the annealed std of the best step included
+        assert scored[f"test_error_{mode}"] == results[f"test_error_{mode}"], mode
+    assert "deterministic" in capsys.readouterr().out
+
+
+def test_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "x.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert evaluate.main([str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "x.pt" in err
