@@ -308,9 +308,31 @@ def markdown(summaries: list[dict], out: Path, sweeps: list[str], notes: str) ->
     if sweeps:
         lines += ["Sweeps started on this folder (finished runs are skipped, so a later sweep may have trained "
                   "nothing):", "", "```bash", *sweeps, "```", ""]
+    lines += pretrained_section()
     if notes:
         lines += [notes.rstrip(), ""]
     return "\n".join(lines)
+
+
+def pretrained_section() -> list[str]:
+    """The shipped checkpoints (pretrained/*.pt) with the test errors they scored when exported."""
+    import torch  # only here: the rest of the table needs no torch
+
+    files = sorted((REPO / "pretrained").glob("*.pt"))
+    if not files:
+        return []
+    lines = ["## Trained models in `pretrained/`", "",
+             "Best-validation checkpoints of finished runs, weights only (`python -m ram.evaluate RUN_DIR --export "
+             "pretrained/ROW.pt`). `python -m ram.evaluate pretrained/ROW.pt` scores one on the fixed test split in "
+             "seconds, and `python -m ram.view pretrained/ROW.pt` draws its glimpses. Test error %:", "",
+             "| file | benchmark | epoch | single | deterministic | MC |", "|---|---|---:|---:|---:|---:|"]
+    for f in files:
+        state = torch.load(f, map_location="cpu", weights_only=True)
+        e = state["scores"]
+        lines.append(f"| `{shown(f)}` | {state['config']['data']['benchmark']} | {state['epoch']} | "
+                     f"{100 * e['test_error_single']:.2f} | {100 * e['test_error_deterministic']:.2f} | "
+                     f"{100 * e['test_error_mc']:.2f} |")
+    return lines + [""]
 
 
 def write_table(out: Path, md_path: Path, json_path: Path) -> str:

@@ -33,3 +33,22 @@ def test_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, capsys):
     assert evaluate.main([str(bad)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "x.pt" in err
+
+
+def test_shipped_checkpoints_score_as_results_md_prints(data_dir):
+    import re
+
+    import torch
+
+    from tests.conftest import REPO
+
+    table = (REPO / "RESULTS.md").read_text()
+    shipped = sorted((REPO / "pretrained").glob("*.pt"))
+    assert shipped, "pretrained/ holds no checkpoint"
+    for f in shipped:
+        torch.load(f, map_location="cpu", weights_only=True)  # plain tensors and numbers only
+        row = re.search(rf"\| `pretrained/{f.name}` \| \w+ \| \d+ \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", table)
+        assert row, f"RESULTS.md does not list {f.name}"
+        scored = evaluate.score(f, data_dir=data_dir)
+        for printed, mode in zip(row.groups(), ("single", "deterministic", "mc")):
+            assert abs(100 * scored[f"test_error_{mode}"] - float(printed)) <= 0.1, (f.name, mode)

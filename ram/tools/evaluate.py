@@ -3,6 +3,7 @@
     python -m ram.evaluate pretrained/mnist28.pt            # a checkpoint file
     python -m ram.evaluate runs/c60                         # a run directory: its checkpoints/best.pt
     python -m ram.evaluate runs/c60 --split val --mc 10
+    python -m ram.evaluate runs/c60 --export pretrained/c60.pt   # a weights-only copy to ship (no optimizer)
 
 Prints the single (one sampled rollout), deterministic (the mean-location policy) and MC (class
 probabilities averaged over --mc rollouts) errors, and writes them as JSON with --json. The canvases
@@ -22,8 +23,9 @@ import torch
 from envs.mnist import DataError
 from ram.build import build_model, make_env, pick_device
 from ram.errors import RamError
-from ram.training.checkpoint import load_model_checkpoint, load_weights
+from ram.training.checkpoint import load_checkpoint, load_model_checkpoint, load_weights, save_checkpoint
 
+SHIPPED = ("model_name", "config", "model", "epoch", "global_step", "best_val", "world_size")  # what --export keeps
 TRAIN_DIGITS = 60000  # the training file of every MNIST-format set; data.val_size of them are held out
 
 
@@ -55,6 +57,13 @@ def score(path: str | Path, split: str = "test", mc_samples: int | None = None, 
             "epoch": state.get("epoch"), **errors}
 
 
+def export(path: str | Path, out: str | Path, scores: dict) -> None:
+    """A checkpoint with only what scoring and viewing need (about half the size), and the scores it got."""
+    state = load_checkpoint(checkpoint_path(path))
+    slim = {k: state[k] for k in SHIPPED if k in state}
+    save_checkpoint({**slim, "scores": {k: v for k, v in scores.items() if k.startswith("test_error")}}, Path(out))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="a checkpoint (.pt) or a run directory (its checkpoints/best.pt)")
@@ -64,6 +73,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads on CPU (default 1)")
     p.add_argument("--json", default=None, help="also write the errors to this JSON file")
+    p.add_argument("--export", default=None, help="also write a weights-only copy of the checkpoint here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -71,6 +81,8 @@ def main(argv=None) -> int:
         if args.mc is not None and args.mc < 1:
             raise RamError(f"--mc must be at least 1, got {args.mc}")
         result = score(args.checkpoint, args.split, args.mc, args.data_dir, str(pick_device(args.device)))
+        if args.export:
+            export(args.checkpoint, args.export, result)
     except (RamError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
