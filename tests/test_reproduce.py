@@ -78,7 +78,8 @@ def test_verdict():
 
 def test_row_filter_and_bad_input(capsys, tmp_path):
     assert [r.name for r in reproduce.select("mnist28_ram7,cluttered100_*")] == [
-        "mnist28_ram7", "cluttered100_cnn_paper", "cluttered100_ram4", "cluttered100_ram6", "cluttered100_ram8"]
+        "mnist28_ram7", "cluttered100_cnn_paper", "cluttered100_ram4", "cluttered100_ram6", "cluttered100_ram8",
+        "cluttered100_ram8_random"]
     assert reproduce.main(["--rows", "mnist29_*", "--out", str(tmp_path)]) == 2
     assert "matches no row" in capsys.readouterr().err
     # a bad override stops the sweep before anything trains
@@ -118,9 +119,9 @@ def test_table_from_real_runs(sweep):
     single = [r["test_error_single"] for r in results]
     cell = f"{100 * statistics.mean(single):.2f} ± {100 * statistics.stdev(single):.2f}"
     line = next(line for line in md.splitlines() if "(`mnist28_ram7`)" in line)
-    assert f"| 2 | {cell} |" in line and "| 1.07 |" in line and "1/100 epochs, 256 digits, cpu" in line
+    assert f"| 2 | {cell} |" in line and "| 1.07 |" in line and "1/400 epochs, 256 digits, cpu" in line
     assert "changed: data.val_size=500, eval.mc_samples=2, model.glimpses=2" in line
-    assert md.count("| not run | not run | not run |") == 23
+    assert md.count("| not run | not run | not run |") == len(reproduce.ROWS) - 1
     for s in (0, 1):  # each run's exact command is in the table and in its run dir
         command = json.loads((out / "mnist28_ram7" / f"seed{s}" / "reproduce.json").read_text())["commands"][0]
         assert command.startswith("python train.py --config configs/paper/mnist28_ram7.yaml --out ")
@@ -149,8 +150,8 @@ def test_table_only_on_no_runs(tmp_path, capsys):
     assert reproduce.main(["--table-only", "--out", str(tmp_path / "none"), "--results-md", str(md),
                            "--results-json", str(js)]) == 0
     text = md.read_text()
-    assert "PIPELINE CHECK" not in text and text.count("| not run | not run | not run |") == 24
-    assert "0 of 24 rows have finished runs" in text
+    assert "PIPELINE CHECK" not in text and text.count("| not run | not run | not run |") == len(reproduce.ROWS)
+    assert f"0 of {len(reproduce.ROWS)} rows have finished runs" in text
 
 
 def test_plots_are_drawn_from_the_committed_run_files(tmp_path):
