@@ -1,5 +1,5 @@
 """Catch (the paper's dynamic environment): the game's rules against a plain-Python reference, API
-conformance, seeding, single == batched, and the random agent's catch rate."""
+conformance, seeding, single == batched, the random agent's catch rate, and stable-baselines3."""
 
 import warnings
 from pathlib import Path
@@ -13,6 +13,7 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 import envs  # noqa: F401  (registers the ids)
 from envs import CATCH_ID, CatchEnv, CatchVectorEnv
 from envs.catch import SPLIT_SIZE, fixed_starts, random_agent_catch_rate
+from envs.wrappers import FlatAction, FlatActionVector
 
 REPO = Path(__file__).resolve().parents[1]
 LEFT, STAY, RIGHT = 0, 1, 2
@@ -420,3 +421,42 @@ def test_bad_input_gets_a_one_line_error():
     assert env.step(single_actions(1)[0])[2]  # a 2-row screen: one step
     expect(lambda: env.step(single_actions(1)[0]), "call reset", RuntimeError)
     assert all("\n" not in e for e in errors)
+
+
+def test_flat_action_plays_the_dict_envs_episodes_and_moves_by_the_argmax():
+    dict_env, flat_env = gym.make(CATCH_ID), FlatAction(gym.make(CATCH_ID))
+    assert flat_env.action_space == gym.spaces.Box(-1.0, 1.0, (5,), np.float32)  # x, y, 3 move scores
+    assert flat_env.observation_space["glimpse"] == gym.spaces.Box(0.0, 1.0, (3 * 6 * 6,), np.float32)
+    rng = np.random.default_rng(0)
+    actions = list(rng.uniform(-1, 1, (23, 5)).astype(np.float32))
+    d = play(dict_env, [{"loc": a[:2], "move": int(a[2:].argmax())} for a in actions], seed=4)
+    f = play(flat_env, actions, seed=4)
+    for (fo, *f_rest), (do, *d_rest) in zip(f, d):
+        assert data_equivalence({"glimpse": fo["glimpse"].reshape(3, 6, 6), "loc": fo["loc"]}, do, exact=True)
+        assert f_rest == d_rest
+    vec = FlatActionVector(gym.make_vec(CATCH_ID, num_envs=2, backend="torch"))
+    vec.reset(options={"state": torch.tensor([[5, 0, 0, 3], [5, 0, 0, 3]])})
+    vec.step(torch.tensor([[0, 0, 1, 0, 0], [0, 0, 0, 0, 1]], dtype=torch.float32))  # left, right
+    assert vec.env.state()[:, 3].tolist() == [2, 4]
+    with pytest.raises(ValueError, match=r"\(5,\) \(location x, y, then one score per move\)"):
+        flat_env.step(np.zeros(2, np.float32))
+
+
+def test_stable_baselines3_check_env_passes_with_warnings_as_errors_and_ppo_learns_on_catch():
+    from stable_baselines3 import PPO  # the rl extra; tests/test_rl.py fails at import without it
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sb3_check_env(FlatAction(gym.make(CATCH_ID)))
+    env = FlatAction(gym.make(CATCH_ID))
+    model = PPO("MultiInputPolicy", env, n_steps=256, batch_size=64, n_epochs=2, seed=0, device="cpu")
+    before = [p.detach().clone() for p in model.policy.parameters()]
+    model.learn(total_timesteps=2048)
+    assert model.num_timesteps == 2048
+    assert any(not b.equal(p) for b, p in zip(before, model.policy.parameters()))
+    episodes = list(model.ep_info_buffer)
+    assert len(episodes) == 2048 // 23 and all(e["l"] == 23 for e in episodes)  # every game lasts 23 frames
+    assert {e["r"] for e in episodes} <= {0.0, 1.0}
+    obs, _ = env.reset(seed=0)
+    assert model.predict(obs, deterministic=True)[0] in env.action_space
