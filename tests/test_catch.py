@@ -1,6 +1,7 @@
 """Catch (the paper's dynamic environment): the game's rules against a plain-Python reference, API
 conformance, seeding, single == batched, the random agent's catch rate, and stable-baselines3."""
 
+import json
 import warnings
 from pathlib import Path
 
@@ -285,6 +286,12 @@ def test_a_random_agent_catches_at_the_rate_the_rules_predict():
     sigma = np.sqrt((p_catch * (1 - p_catch)).sum()) / len(p_catch)
     assert result["episodes"] == SPLIT_SIZE and result["caught"] == round(result["rate"] * SPLIT_SIZE)
     assert abs(result["rate"] - p_catch.mean()) < 3 * sigma, (result, p_catch.mean(), sigma)
+
+
+def test_the_committed_random_agent_result_is_what_the_function_measures():
+    saved = json.loads((REPO / "benchmarks" / "results" / "catch_random.json").read_text())
+    measured = random_agent_catch_rate(episodes=saved["episodes"], seed=saved["seed"], split=saved["split"])
+    assert measured["rate"] == saved["rate"] and saved["analytic"] == pytest.approx(2 / 24)
 
 
 def test_render_rgb_array_draws_the_screen_with_the_glimpse_boxes():
