@@ -4,11 +4,14 @@ Importing ``envs`` registers one environment id per benchmark of Mnih et al. (20
 
     env = gymnasium.make("RAM/ClutteredMNIST60-v0")
     envs = gymnasium.make_vec("RAM/ClutteredMNIST60-v0", num_envs=128)  # natively batched
+
+and ``RAM/Catch-v0``, the paper's dynamic environment (Section 4.2), with the paper's screen and retina.
 """
 
 from gymnasium.envs.registration import register, registry
 
 from envs.canvas import BENCHMARKS
+from envs.catch import CatchEnv, CatchVectorEnv
 from envs.glimpse_env import GlimpseEnv
 from envs.retina import Retina
 from envs.vector_env import GlimpseVectorEnv
@@ -26,4 +29,12 @@ for _env_id, _kwargs in ENV_IDS.values():
         register(id=_env_id, entry_point="envs.glimpse_env:GlimpseEnv",
                  vector_entry_point="envs.vector_env:GlimpseVectorEnv", kwargs=_kwargs)
 
-__all__ = ["BENCHMARKS", "ENV_IDS", "GlimpseEnv", "GlimpseVectorEnv", "Retina"]
+# The paper's Catch: a 24x24 screen, a 2-pixel paddle, a 6x6 retina at 3 scales.
+CATCH_ID = "RAM/Catch-v0"
+CATCH_KWARGS = dict(screen_size=24, paddle_width=2, ball_speed=1, glimpse_size=6, scales=3)
+if CATCH_ID not in registry:
+    register(id=CATCH_ID, entry_point="envs.catch:CatchEnv", vector_entry_point="envs.catch:CatchVectorEnv",
+             kwargs=CATCH_KWARGS)
+
+__all__ = ["BENCHMARKS", "CATCH_ID", "ENV_IDS", "CatchEnv", "CatchVectorEnv", "GlimpseEnv", "GlimpseVectorEnv",
+           "Retina"]
