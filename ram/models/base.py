@@ -18,6 +18,8 @@ CLASSES = 10  # MNIST's digits: the outputs of every model's classifier
 
 
 class Model(nn.Module):
+    #: what it does: "classify" (an MNIST benchmark) or "catch" (the game); the config matches it to data.benchmark
+    task: str = "classify"
     #: it samples glimpse paths: several rollouts per image (train.rollouts) and MC scores mean something
     samples: bool = False
     #: what the viewer can draw: its glimpse rollouts (``record``)
@@ -52,7 +54,7 @@ class Model(nn.Module):
     # ----------------------------------------------------------------------------- training
     def loss(self, env, options: dict, generator: torch.Generator, train_cfg) -> tuple[torch.Tensor, dict]:
         """The training loss on the batch ``env.reset(options=options)`` sets up, and its stats (detached
-        scalars; 'loss', 'ce' and 'reward', the fraction right, at least)."""
+        scalars; 'loss' and 'reward', the fraction right or caught, at least)."""
         raise NotImplementedError
 
     def set_progress(self, progress: float) -> None:

@@ -111,6 +111,8 @@ class RAM(Model):
 
     @classmethod
     def config_problem(cls, cfg) -> str | None:
+        if cfg.model.retina_pool != "mean":
+            return "model.retina_pool=sum is for the Catch agents: RAM on digits reads the mean (model.retina_pool=mean)"
         if cfg.model.policy == "random" and cfg.model.start != "random":
             return (f"model.policy=random draws every location uniformly, but model.start={cfg.model.start!r}: "
                     "set model.start=random too")

@@ -139,6 +139,12 @@ def rollout_gif(model: Model, cfg: Config, path: Path, n: int, device, heading: 
     was_training = model.training
     model.eval()
     try:
+        if model.task == "catch":
+            from ram.tools.view_game import record_games, write_games_gif
+
+            games = record_games(model, cfg, "val", n, deterministic=True, seed=0, device=device)
+            write_games_gif(games, path, cfg.model.glimpse_size, cfg.model.scales, heading)
+            return path
         trace = record(model, cfg, "val", n, deterministic=True, seed=0, device=device)
     finally:
         model.train(was_training)
@@ -169,12 +175,37 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def view_games(model: Model, cfg: Config, state: dict, args) -> int:
+    """A Catch run: games.gif, games.png and index.html (ram/tools/view_game.py)."""
+    from ram.tools.view_game import record_games, write_game_view
+
+    if args.mistakes_only or args.zoom:
+        raise ViewError("--mistakes-only and --zoom draw digits: leave them out for a Catch run")
+    if args.n < 1:
+        raise ViewError(f"--n must be at least 1, got {args.n}")
+    try:
+        games = record_games(model, cfg, args.split, args.n, args.deterministic, args.seed, args.device)
+    except ValueError as e:
+        raise ViewError(str(e)) from None
+    ckpt = checkpoint_path(args.checkpoint)
+    out = Path(args.out) if args.out else default_out(ckpt)
+    meta = {"checkpoint": str(ckpt), "epoch": state.get("epoch"), "split": args.split, "seed": args.seed,
+            "policy": "greedy" if args.deterministic else "sampled", "retina": f"{cfg.model.glimpse_size}x"
+            f"{cfg.model.glimpse_size}x{cfg.model.scales}", "screen": cfg.game.screen_size}
+    paths = write_game_view(games, out, meta, cfg.model.glimpse_size, cfg.model.scales)
+    print(f"{int(games.caught.sum())}/{len(games.caught)} caught on {args.split} games ({meta['policy']} policy); "
+          f"wrote {paths['gif']}, {paths['png']} and {paths['html']}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         if args.zoom < 0:
             raise ViewError(f"--zoom must be 0 (automatic) or more, got {args.zoom}")
         model, cfg, state = load_agent(args.checkpoint, args.data_dir, args.device)
+        if model.task == "catch":
+            return view_games(model, cfg, state, args)
         trace = record(model, cfg, args.split, args.n, args.deterministic, args.seed, args.mistakes_only, args.device)
         ckpt = checkpoint_path(args.checkpoint)
         out = Path(args.out) if args.out else default_out(ckpt)

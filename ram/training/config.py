@@ -25,6 +25,8 @@ from envs.datasets import DATASETS
 from ram.errors import ConfigError
 from ram.models.registry import MODELS
 
+GAME = "catch"  # data.benchmark of the game; the other benchmarks classify MNIST digits
+
 DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
@@ -41,10 +43,9 @@ def _device(value: str) -> str | None:
 
 @dataclass
 class DataConfig:
-    benchmark: str = option("cluttered60", "sets canvas_size and distractors unless they are given",
-                         choices=tuple(BENCHMARKS))
-    canvas_size: int = option(60, "side of the square canvas in pixels", positive=True,
-                           check=lambda v: None if v >= 28 else "must be at least 28 (an MNIST digit is 28x28)")
+    benchmark: str = option("cluttered60", "an MNIST benchmark (sets canvas_size and distractors unless they are "
+                            "given), or catch: the game (its keys are in game.*)", choices=(*BENCHMARKS, GAME))
+    canvas_size: int = option(60, "side of the square canvas in pixels (MNIST benchmarks)", positive=True)
     distractors: int = option(4, "8x8 clutter pieces per canvas", non_negative=True)
     dataset: str = option("mnist", "mnist, fashion-mnist or kmnist: whose canonical IDX files (envs/datasets.py)",
                           choices=tuple(DATASETS))
@@ -55,6 +56,16 @@ class DataConfig:
                         check=lambda v: None if v < 60000 else "must be between 1 and 59999")
     train_size: int = option(0, "0 = every remaining training digit; else a subset, for quick runs", non_negative=True)
     canvas_seed: int = option(0, "fixes the validation and test canvases across runs", seed=True)
+
+
+@dataclass
+class GameConfig:
+    """data.benchmark=catch: the game of envs/catch.py (the MNIST keys of data.* do not apply)."""
+    screen_size: int = option(24, "side of the square screen in pixels", positive=True,
+                              check=lambda v: None if v >= 3 else "must be at least 3")
+    paddle_width: int = option(2, "paddle width in pixels", positive=True)
+    ball_speed: int = option(1, "largest horizontal speed of the ball, pixels per frame", non_negative=True)
+    episodes: int = option(51200, "training episodes (fresh games) per epoch", positive=True)
 
 
 @dataclass
@@ -78,6 +89,8 @@ class ModelConfig:
     reinforce_to_core: bool = option(False, "REINFORCE also trains the core and glimpse nets (else only the location net)")
     policy: str = option("learned", "where to look: learned (the location network) or random (uniform locations "
                          "every step: the paper's random-glimpse control)", choices=("learned", "random"))
+    retina_pool: str = option("mean", "Catch agents: each retina scale's pixels are the mean of their block (values in "
+                              "[0, 1]) or its sum (a one-pixel ball reads 1 at every scale)", choices=("mean", "sum"))
     fc_hidden: int = option(256, "full-image 'fc': width of both hidden layers (the paper: 64 or 256)", positive=True)
     cnn_width: int = option(32, "full-image 'cnn': channels of the first block (then 2x, 4x, 8x)", positive=True)
 
@@ -143,6 +156,7 @@ class ViewConfig:
 @dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
+    game: GameConfig = field(default_factory=GameConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -241,6 +255,14 @@ def validate(cfg: Config) -> Config:
     d, m, t = cfg.data, cfg.model, cfg.train
     if t.lr_min > t.lr:
         raise ConfigError(f"train.lr_min={t.lr_min} is above train.lr={t.lr}: the schedule decays from lr to lr_min")
+    task = "catch" if d.benchmark == GAME else "classify"
+    if MODELS[m.name].task != task:
+        fits = ", ".join(n for n, c in MODELS.items() if c.task == task)
+        raise ConfigError(f"model.name={m.name!r} does not play data.benchmark={d.benchmark!r}: use one of {fits}")
+    if task == "catch":
+        return _validate_game(cfg)
+    if d.canvas_size < 28:
+        raise ConfigError(f"data.canvas_size={d.canvas_size} must be at least 28 (an MNIST digit is 28x28)")
     problem = MODELS[m.name].config_problem(cfg)  # what this kind of model cannot do
     if problem:
         raise ConfigError(problem)
@@ -260,6 +282,25 @@ def validate(cfg: Config) -> Config:
     if d.train_size > 60000 - d.val_size:
         raise ConfigError(f"data.train_size={d.train_size} exceeds the {60000 - d.val_size} training digits left "
                           "after data.val_size")
+    return cfg
+
+
+def _validate_game(cfg: Config) -> Config:
+    """The rules between keys of a game run (data.benchmark=catch)."""
+    g, m = cfg.game, cfg.model
+    if g.paddle_width > g.screen_size:
+        raise ConfigError(f"game.paddle_width={g.paddle_width} is wider than game.screen_size={g.screen_size}")
+    if g.ball_speed >= g.screen_size:
+        raise ConfigError(f"game.ball_speed={g.ball_speed} must be below game.screen_size={g.screen_size}")
+    if g.episodes < cfg.train.batch_size:
+        raise ConfigError(f"game.episodes={g.episodes} per epoch is fewer than train.batch_size={cfg.train.batch_size}")
+    largest = m.glimpse_size * 2 ** (m.scales - 1)
+    if largest > 4 * g.screen_size:
+        raise ConfigError(f"model.glimpse_size={m.glimpse_size} with model.scales={m.scales} makes a {largest}px "
+                          f"patch, more than 4x the {g.screen_size}px screen: lower one of them")
+    problem = MODELS[m.name].config_problem(cfg)
+    if problem:
+        raise ConfigError(problem)
     return cfg
 
 

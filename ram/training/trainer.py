@@ -10,7 +10,7 @@ import torch
 from tqdm import tqdm
 
 from envs.vector_env import GlimpseVectorEnv
-from ram.build import build_model, count_params, make_env, pick_device
+from ram.build import build_model, count_params, epoch_size, make_env, pick_device
 from ram.errors import ConfigError
 from ram.models.base import LossCall
 from ram.records.logger import RunLogger
@@ -35,14 +35,15 @@ class Trainer:
         seed_all(t.seed)
         self.model = configure(build_model(cfg).to(self.device), t, self.device)
         self.env = make_env(cfg, "train", t.batch_size * t.rollouts, self.device)  # M episodes per image
-        if self.env.size < t.batch_size * world_size():
+        self.epoch_size = epoch_size(cfg, self.env)  # digits, or games of Catch
+        if self.epoch_size < t.batch_size * world_size():
             raise ConfigError(f"train.batch_size={t.batch_size} x {world_size()} process(es) is larger than the "
-                              f"{self.env.size} training digits")
+                              f"{self.epoch_size} training episodes of an epoch")
         self.env.generator.manual_seed(rank_seed(t.seed))  # each rank its own canvases and policy noise
         self.policy_rng = torch.Generator(self.device).manual_seed(rank_seed(t.seed) + 1)
         # the model's own loss, as a module call so that DDP (under torchrun only) can average its gradients
         self.loss = data_parallel(LossCall(self.model, t), self.device, self.model.unused_parameters)
-        self.steps_per_epoch = self.env.size // (t.batch_size * world_size())  # the last partial batch is dropped
+        self.steps_per_epoch = self.epoch_size // (t.batch_size * world_size())  # the last partial batch is dropped
         self.total_steps = self.steps_per_epoch * t.epochs
         self.optimizer = adam(self.model.parameters(), lr=t.lr * lr_scale(t.lr_scaling), weight_decay=t.weight_decay)
         floor = t.lr_min / t.lr
@@ -115,7 +116,7 @@ class Trainer:
     def epoch_order(self, epoch: int) -> torch.Tensor:
         """The order digits are shown in during an epoch; derived from (seed, epoch) so resume repeats it."""
         g = torch.Generator().manual_seed(self.cfg.train.seed * 1_000_003 + epoch)
-        return torch.randperm(self.env.size, generator=g).to(self.device)
+        return torch.randperm(self.epoch_size, generator=g).to(self.device)
 
     def progress(self, step: int | None = None) -> float:
         """Fraction of the run's steps done (the schedules' clock)."""
@@ -186,7 +187,7 @@ class Trainer:
         cfg = self.cfg
         val_env = make_env(cfg, "val", cfg.eval.batch_size, self.device)
         print(f"run {self.run_dir}: {cfg.data.benchmark} {cfg.model.name}, {count_params(self.model):,} parameters, "
-              f"{self.env.size} training digits, device {self.device}, {torch.get_num_threads()} threads")
+              f"{self.epoch_size} training episodes an epoch, device {self.device}, {torch.get_num_threads()} threads")
         while self.epoch < cfg.train.epochs and not self.patience_out():
             train_stats = self.train_epoch()
             self.epoch, self.step_in_epoch = self.epoch + 1, 0
@@ -250,6 +251,6 @@ class Trainer:
             "device": str(self.device), "threads": torch.get_num_threads(), "torch": torch.__version__,
         }
         self.logger.finish(results)
-        print("test error: single {test_error_single:.4f}, deterministic {test_error_deterministic:.4f}, "
-              "mc {test_error_mc:.4f}".format(**results))
+        print("test error: " + ", ".join(f"{k[len('test_error_'):]} {v:.4f}" for k, v in results.items()
+                                         if k.startswith("test_error_") and isinstance(v, float)))
         return results

@@ -1,0 +1,65 @@
+"""Catch's results table: RAM, the full-screen policy and the random agent on the same fixed test games.
+
+    python benchmarks/catch_results.py     # writes benchmarks/results/catch.json and catch.md
+
+Reads each run directory under benchmarks/results/catch_runs/ (its results.json when the run finished,
+else its metrics.jsonl, marked unfinished: those rows have validation figures only) and
+benchmarks/results/catch_random.json (python benchmarks/catch_random.py).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+RESULTS = Path(__file__).resolve().parent / "results"
+RUNS = RESULTS / "catch_runs"
+
+
+def run_row(run: Path) -> dict:
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    epochs = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines() if '"val_error"' in l]
+    frames_per_game = cfg["game"]["screen_size"] - 1
+    row = {"run": str(run.relative_to(RESULTS.parent.parent)), "model": cfg["model"]["name"],
+           "command": f"python train.py --config configs/{'catch_screen' if cfg['model']['name'] == 'screen_catch' else 'catch'}.yaml"
+                      f" --out {run.relative_to(RESULTS.parent.parent)}",
+           "epochs_done": len(epochs), "epochs": cfg["train"]["epochs"],
+           "val_catch_best": max((1 - e["val_error"] for e in epochs), default=None),
+           "frames": len(epochs) * cfg["game"]["episodes"] * frames_per_game,
+           "overrides": {k: cfg["train"][k] for k in ("lr", "reinforce_reduce")}}
+    done = run / "results.json"
+    if done.is_file():
+        r = json.loads(done.read_text())
+        row.update(finished=True, test_catch_greedy=r["test_catch_rate_greedy"],
+                   test_catch_sampled=r["test_catch_rate_sampled"], macs_per_frame=r["macs"],
+                   train_time_s=r["train_time_s"], frames=r["train_episodes"] * frames_per_game)
+    else:
+        row.update(finished=False)
+    return row
+
+
+def main() -> None:
+    rows = [run_row(r) for r in sorted(RUNS.iterdir()) if (r / "metrics.jsonl").is_file()]
+    rand = json.loads((RESULTS / "catch_random.json").read_text())
+    out = {"runs": rows, "random_agent": rand}
+    (RESULTS / "catch.json").write_text(json.dumps(out, indent=1) + "\n")
+    fmt = lambda v: "" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+    lines = ["Catch, 24x24 screen, fixed test games (10,000). Greedy and sampled catch rates; unfinished runs show "
+             "their best validation rate only. `python benchmarks/catch_results.py`", "",
+             "| agent | run | test greedy | test sampled | best val (greedy) | frames trained | epochs | train time |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+             f"| random agent | benchmarks/catch_random.py | {fmt(rand['rate'])} | {fmt(rand['rate'])} | | 0 | | |"]
+    for r in rows:
+        time_s = f"{r['train_time_s'] / 60:.0f} min" if r.get("train_time_s") else ""
+        lines.append(f"| {r['model']} (lr {r['overrides']['lr']}, {r['overrides']['reinforce_reduce']}) | "
+                     f"`{r['run']}` | {fmt(r.get('test_catch_greedy'))} | {fmt(r.get('test_catch_sampled'))} | "
+                     f"{fmt(r['val_catch_best'])} | {r['frames']:,} | {r['epochs_done']}/{r['epochs']}"
+                     f"{'' if r['finished'] else ' (unfinished)'} | {time_s} |")
+    (RESULTS / "catch.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Catch's episodes: a batch of games played to the end, the REINFORCE loss of the final reward, and
+the catch rate over a fixed split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from envs.catch import CatchVectorEnv
+    from ram.models.catch_agent import CatchRAM
+
+EVAL_SEED = 1234  # sampled evaluation games draw from their own generator: scores are reproducible
+
+
+@dataclass
+class Play:
+    log_probs: torch.Tensor  # T, B: log-probability of each step's move and location
+    baselines: torch.Tensor  # T, B: predicted reward at each step
+    reward: torch.Tensor  # B: 1 where the ball was caught
+    moves: torch.Tensor  # T, B: 0 left, 1 stay, 2 right
+    locations: torch.Tensor  # T + 1, B, 2: where each frame was looked at
+    screens: torch.Tensor | None = None  # T + 1, B, S, S uint8 when recorded
+
+
+def play(agent: "CatchRAM", env: "CatchVectorEnv", greedy: bool = False, generator=None,
+         options: dict | None = None, record: bool = False) -> Play:
+    """One game in every sub-environment: a glimpse, a move and the next glimpse's location each frame."""
+    obs, _ = env.reset(options=options)
+    state = agent.initial_state(env.num_envs, env.device)
+    log_probs, baselines, moves, screens = [], [], [], []
+    reward, done = None, False
+    while not done:  # every game of the batch ends at the same frame
+        if record:
+            screens.append(env.screens())
+        state, loc, move, log_prob, baseline = agent.step(obs["glimpse"], obs["loc"], state, greedy, generator)
+        log_probs.append(log_prob)
+        baselines.append(baseline)
+        moves.append(move)
+        obs, reward, terminated, _, _ = env.step({"loc": loc, "move": move})
+        done = bool(terminated[0])
+    if record:
+        screens.append(env.screens())
+    return Play(torch.stack(log_probs), torch.stack(baselines), reward, torch.stack(moves), env.locations(),
+                torch.stack(screens) if record else None)
+
+
+def reinforce_loss(p: Play, reinforce_weight: float = 1.0,
+                   reduce: str = "sum") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """REINFORCE of the final reward with a learned baseline, plus the baseline's squared error.
+
+    Every step of a game shares its return R; the advantage R - b_t uses a detached baseline."""
+    returns = p.reward[None].expand_as(p.baselines)  # T, B
+    advantage = (returns - p.baselines).detach()
+    terms = advantage * p.log_probs  # T, B
+    reinforce = -(terms.sum(0) if reduce == "sum" else terms.mean(0)).mean()
+    baseline = F.mse_loss(p.baselines, returns)
+    loss = reinforce_weight * reinforce + baseline
+    return loss, {"loss": loss.detach(), "reinforce": reinforce.detach(), "baseline": baseline.detach(),
+                  "reward": p.reward.mean()}
+
+
+@torch.no_grad()
+def catch_rate(agent: "CatchRAM", env: "CatchVectorEnv", greedy: bool) -> float:
+    """Fraction of the env's fixed games (val or test) caught, each played once."""
+    agent.eval()
+    generator = torch.Generator(env.device).manual_seed(EVAL_SEED)
+    env.generator.manual_seed(EVAL_SEED)  # random first glimpses (model.start=random) are fixed too
+    caught = torch.zeros((), device=env.device)
+    for options, valid in env.split_batches():
+        caught += (play(agent, env, greedy, generator, options).reward * valid).sum()
+    agent.train()
+    return caught.item() / env.size
