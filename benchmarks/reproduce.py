@@ -308,10 +308,25 @@ def markdown(summaries: list[dict], out: Path, sweeps: list[str], notes: str) ->
     if sweeps:
         lines += ["Sweeps started on this folder (finished runs are skipped, so a later sweep may have trained "
                   "nothing):", "", "```bash", *sweeps, "```", ""]
+    lines += plots_section()
     lines += pretrained_section()
     if notes:
         lines += [notes.rstrip(), ""]
     return "\n".join(lines)
+
+
+def plots_section() -> list[str]:
+    """The figures of benchmarks/plots.py, when they have been drawn."""
+    figures = [(REPO / "benchmarks/results" / name, text) for name, text in (
+        ("error_vs_glimpses.png", "Test error (deterministic) against glimpse count, ours and the paper's"),
+        ("val_vs_time.png", "Validation error against wall time, RAM and the conv net"))]
+    figures = [(f, text) for f, text in figures if f.is_file()]
+    if not figures:
+        return []
+    lines = ["## Plots", "", "Drawn from the run files by `python benchmarks/plots.py`.", ""]
+    for f, text in figures:
+        lines += [f"{text}:", "", f"![{text}]({shown(f)})", ""]
+    return lines
 
 
 def pretrained_section() -> list[str]:

@@ -2,6 +2,7 @@
 (short runs learn, resume is exact), and the viewer's games."""
 
 import json
+import math
 import tempfile
 
 import pytest
@@ -13,7 +14,7 @@ from envs.catch import CatchVectorEnv, random_agent_catch_rate
 from ram.build import build_model, make_env
 from ram.errors import ConfigError
 from ram.models.catch_agent import CatchRAM, ScreenAgent
-from ram.models.play import catch_rate, play
+from ram.models.play import catch_rate, play, reinforce_loss
 from ram.tools import view
 from ram.training.config import load_config
 from tests.conftest import REPO
@@ -46,6 +47,28 @@ def test_baseline_learns_only_from_its_squared_error():
     F.mse_loss(p.baselines, p.reward[None].expand_as(p.baselines)).backward()
     assert grads(model) == {"glimpse_net": False, "core": False, "location_net": False, "move_net": False,
                             "baseline_net": True}
+
+
+def test_with_baseline_to_core_the_baselines_error_trains_the_core_too():
+    torch.manual_seed(0)
+    model = CatchRAM(hidden=32, glimpse_hidden=16, loc_hidden=16, baseline_to_core=True)
+    p = played(model)
+    F.mse_loss(p.baselines, p.reward[None].expand_as(p.baselines)).backward()
+    assert grads(model) == {"glimpse_net": True, "core": True, "location_net": False, "move_net": False,
+                            "baseline_net": True}
+
+
+def test_the_entropy_bonus_is_the_move_distributions_and_trains_only_the_policy_side():
+    torch.manual_seed(0)
+    model = CatchRAM(hidden=32, glimpse_hidden=16, loc_hidden=16)
+    p = played(model)
+    assert (p.entropies > 0).all() and (p.entropies <= math.log(3) + 1e-6).all()  # 3 moves: at most ln 3
+    (-p.entropies.mean()).backward()
+    assert grads(model) == {"glimpse_net": True, "core": True, "location_net": False, "move_net": True,
+                            "baseline_net": False}
+    _, with_bonus = reinforce_loss(p, entropy_weight=0.5)
+    _, without = reinforce_loss(p)
+    assert float(without["loss"] - with_bonus["loss"]) == pytest.approx(0.5 * float(p.entropies.mean()), rel=1e-5)
 
 
 def test_reinforce_trains_the_move_head_the_core_and_the_glimpse_net_but_not_the_baseline():
@@ -108,9 +131,12 @@ def test_bad_game_configs_are_one_line(args, message):
         load_config(CONFIG, args)
 
 
-def test_retina_pool_sum_is_only_for_the_game():
-    with pytest.raises(ConfigError, match="model.retina_pool=sum is for the Catch agents"):
-        load_config(None, ["model.retina_pool=sum"])
+@pytest.mark.parametrize("key, message", [("model.retina_pool=sum", "model.retina_pool=sum is for the Catch agents"),
+                                          ("model.baseline_to_core=true", "model.baseline_to_core is for the Catch"),
+                                          ("train.entropy=0.01", r"train.entropy=0.01 is for Catch")])
+def test_game_only_switches_are_refused_on_digits(key, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [key])
 
 
 def test_sum_pooling_counts_every_lit_pixel_as_one_at_every_scale():

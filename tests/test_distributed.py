@@ -61,7 +61,7 @@ def reference(cfg, epochs: int) -> list[dict]:
     G = BATCH * WORLD
     snapshots = []
     for epoch in range(epochs):
-        order = Trainer.epoch_order(SimpleNamespace(cfg=cfg, env=envs[0], device=torch.device("cpu")), epoch)
+        order = Trainer.epoch_order(SimpleNamespace(cfg=cfg, epoch_size=envs[0].size, device=torch.device("cpu")), epoch)
         for i in range(envs[0].size // G):
             losses = [hybrid_loss(rollout(model, envs[r], generator=noise[r],
                                           options={"indices": order[i * G + r * BATCH:i * G + (r + 1) * BATCH]}),

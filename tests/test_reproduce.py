@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -169,3 +170,10 @@ def test_plots_are_drawn_from_the_committed_run_files(tmp_path):
     run = next(r for r in json.loads((REPO / "benchmarks/results/reproduce.json").read_text())["rows"] if r["runs"])
     minutes = [m for m, _ in plots.curve(REPO / run["runs"][0]["run_dir"])]
     assert minutes == sorted(minutes) and minutes[-1] > 0
+
+
+def test_results_md_shows_the_plots_it_names():
+    text = (REPO / "RESULTS.md").read_text()
+    shown = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text)
+    assert {"benchmarks/results/error_vs_glimpses.png", "benchmarks/results/val_vs_time.png"} <= set(shown)
+    assert all((REPO / p).is_file() for p in shown), shown

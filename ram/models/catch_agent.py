@@ -34,8 +34,9 @@ class CatchRAM(Model):
 
     def __init__(self, *, glimpse_size: int = 6, scales: int = 3, glimpse_hidden: int = 128, loc_hidden: int = 128,
                  hidden: int = 256, core: str = "lstm", rnn_init: str = "identity", loc_std: float = 0.15,
-                 retina_pool: str = "mean"):
+                 retina_pool: str = "mean", baseline_to_core: bool = False):
         super().__init__()
+        self.baseline_to_core = baseline_to_core
         # the retina averages a 2^s-wide block into each pixel of scale s, so a one-pixel ball weighs 4^-s there;
         # "sum" scales it back (1 at every scale), which the game's tiny objects need to be seen at all
         gain = 4.0 ** torch.arange(scales) if retina_pool == "sum" else torch.ones(scales)
@@ -53,7 +54,7 @@ class CatchRAM(Model):
         m = cfg.model
         return cls(glimpse_size=m.glimpse_size, scales=m.scales, glimpse_hidden=m.glimpse_hidden,
                    loc_hidden=m.loc_hidden, hidden=m.hidden, core=m.core, rnn_init=m.rnn_init, loc_std=m.loc_std,
-                   retina_pool=m.retina_pool)
+                   retina_pool=m.retina_pool, baseline_to_core=m.baseline_to_core)
 
     @classmethod
     def config_problem(cls, cfg) -> str | None:
@@ -74,7 +75,7 @@ class CatchRAM(Model):
     def loss(self, env, options: dict, generator, train_cfg) -> tuple[torch.Tensor, dict]:
         # training games are fresh random starts: the trainer's indices only count them
         return reinforce_loss(play(self, env, generator=generator), train_cfg.reinforce_weight,
-                              train_cfg.reinforce_reduce)
+                              train_cfg.reinforce_reduce, train_cfg.entropy)
 
     @property
     def unused_parameters(self) -> bool:
@@ -111,7 +112,8 @@ class CatchRAM(Model):
 
     def step(self, glimpse: torch.Tensor, loc: torch.Tensor, state: tuple[torch.Tensor, ...], greedy: bool = False,
              generator: torch.Generator | None = None) -> tuple:
-        """One frame's glimpse in; (state, next location, move, log-probability of both, baseline) out."""
+        """One frame's glimpse in; (state, next location, move, log-probability of both, the move
+        distribution's entropy, baseline) out."""
         B = loc.shape[0]
         loc_noise = None if greedy or not self.looks else torch.randn(B, 2, device=loc.device, generator=generator)
         # Gumbel noise: argmax(logits + G) is a sample of softmax(logits), drawn from our own generator
@@ -125,7 +127,9 @@ class CatchRAM(Model):
         h = state[0]  # B, hidden: the move head reads the state itself, so REINFORCE trains the core too
         logits = self.move_net(h).float()  # B, 3
         move = logits.argmax(1) if gumbel is None else (logits + gumbel).argmax(1)  # B
-        log_prob = F.log_softmax(logits, 1).gather(1, move[:, None]).squeeze(1)  # B
+        log_p = F.log_softmax(logits, 1)  # B, 3
+        log_prob = log_p.gather(1, move[:, None]).squeeze(1)  # B
+        entropy = -(log_p.exp() * log_p).sum(1)  # B
         if self.looks:
             # the location head reads a detached state: its REINFORCE terms, scaled by 1/std, would drown the
             # moves' in the core (as REINFORCE to the core did on digits, docs/recipe.md)
@@ -136,8 +140,11 @@ class CatchRAM(Model):
                                    - 2 * (torch.log(std) + 0.5 * math.log(2 * math.pi)))
         else:
             where = torch.zeros_like(loc)  # the full-screen glimpse stays where it is
-        baseline = self.baseline_net(h.detach()).squeeze(1)  # B; detached: the baseline never trains the core
-        return state, where, move, log_prob, baseline
+        # B; by default detached, so that the baseline never trains the core. With baseline_to_core its error
+        # does: predicting the catch shapes features (ball and paddle) that the policy's faint gradient alone
+        # did not form on the bouncing game (tests/test_catch_agent.py)
+        baseline = self.baseline_net(h if self.baseline_to_core else h.detach()).squeeze(1)
+        return state, where, move, log_prob, entropy, baseline
 
 
 class ScreenAgent(CatchRAM):

@@ -19,6 +19,7 @@ EVAL_SEED = 1234  # sampled evaluation games draw from their own generator: scor
 @dataclass
 class Play:
     log_probs: torch.Tensor  # T, B: log-probability of each step's move and location
+    entropies: torch.Tensor  # T, B: entropy of each step's move distribution
     baselines: torch.Tensor  # T, B: predicted reward at each step
     reward: torch.Tensor  # B: 1 where the ball was caught
     moves: torch.Tensor  # T, B: 0 left, 1 stay, 2 right
@@ -31,26 +32,29 @@ def play(agent: "CatchRAM", env: "CatchVectorEnv", greedy: bool = False, generat
     """One game in every sub-environment: a glimpse, a move and the next glimpse's location each frame."""
     obs, _ = env.reset(options=options)
     state = agent.initial_state(env.num_envs, env.device)
-    log_probs, baselines, moves, screens = [], [], [], []
+    log_probs, entropies, baselines, moves, screens = [], [], [], [], []
     reward, done = None, False
     while not done:  # every game of the batch ends at the same frame
         if record:
             screens.append(env.screens())
-        state, loc, move, log_prob, baseline = agent.step(obs["glimpse"], obs["loc"], state, greedy, generator)
+        state, loc, move, log_prob, entropy, baseline = agent.step(obs["glimpse"], obs["loc"], state, greedy,
+                                                                   generator)
         log_probs.append(log_prob)
+        entropies.append(entropy)
         baselines.append(baseline)
         moves.append(move)
         obs, reward, terminated, _, _ = env.step({"loc": loc, "move": move})
         done = bool(terminated[0])
     if record:
         screens.append(env.screens())
-    return Play(torch.stack(log_probs), torch.stack(baselines), reward, torch.stack(moves), env.locations(),
+    return Play(torch.stack(log_probs), torch.stack(entropies), torch.stack(baselines), reward, torch.stack(moves), env.locations(),
                 torch.stack(screens) if record else None)
 
 
-def reinforce_loss(p: Play, reinforce_weight: float = 1.0,
-                   reduce: str = "sum") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """REINFORCE of the final reward with a learned baseline, plus the baseline's squared error.
+def reinforce_loss(p: Play, reinforce_weight: float = 1.0, reduce: str = "sum",
+                   entropy_weight: float = 0.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """REINFORCE of the final reward with a learned baseline, plus the baseline's squared error, minus
+    ``entropy_weight`` times the move policy's mean entropy.
 
     Every step of a game shares its return R; the advantage R - b_t uses a detached baseline."""
     returns = p.reward[None].expand_as(p.baselines)  # T, B
@@ -58,9 +62,10 @@ def reinforce_loss(p: Play, reinforce_weight: float = 1.0,
     terms = advantage * p.log_probs  # T, B
     reinforce = -(terms.sum(0) if reduce == "sum" else terms.mean(0)).mean()
     baseline = F.mse_loss(p.baselines, returns)
-    loss = reinforce_weight * reinforce + baseline
+    entropy = p.entropies.mean()
+    loss = reinforce_weight * reinforce + baseline - entropy_weight * entropy
     return loss, {"loss": loss.detach(), "reinforce": reinforce.detach(), "baseline": baseline.detach(),
-                  "reward": p.reward.mean()}
+                  "entropy": entropy.detach(), "reward": p.reward.mean()}
 
 
 @torch.no_grad()

@@ -111,6 +111,9 @@ class RAM(Model):
 
     @classmethod
     def config_problem(cls, cfg) -> str | None:
+        if cfg.model.baseline_to_core:
+            return ("model.baseline_to_core is for the Catch agents: on digits the classifier's cross-entropy trains "
+                    "the core; set model.baseline_to_core=false")
         if cfg.model.retina_pool != "mean":
             return "model.retina_pool=sum is for the Catch agents: RAM on digits reads the mean (model.retina_pool=mean)"
         if cfg.model.policy == "random" and cfg.model.start != "random":

@@ -87,6 +87,8 @@ class ModelConfig:
     start: str = option("center", "first glimpse: centre, random (uniform), or learned (drawn by the policy)",
                      choices=("center", "random", "learned"))
     reinforce_to_core: bool = option(False, "REINFORCE also trains the core and glimpse nets (else only the location net)")
+    baseline_to_core: bool = option(False, "Catch agents: the baseline's squared error also trains the core and glimpse "
+                                    "nets (its target is the reward: the core learns what predicts a catch)")
     policy: str = option("learned", "where to look: learned (the location network) or random (uniform locations "
                          "every step: the paper's random-glimpse control)", choices=("learned", "random"))
     retina_pool: str = option("mean", "Catch agents: each retina scale's pixels are the mean of their block (values in "
@@ -115,6 +117,8 @@ class TrainConfig:
                         "episodes)", positive=True)
     reinforce_reduce: str = option("sum", "an episode's REINFORCE terms summed or averaged over its locations",
                                 choices=("sum", "mean"))
+    entropy: float = option(0.0, "Catch: weight of the move policy's entropy bonus (keeps a sampled policy from "
+                            "collapsing onto one move before it has learned anything)", non_negative=True)
     weight_decay: float = option(0.0, "Adam's weight decay", non_negative=True)
     grad_clip: float = option(5.0, "max gradient norm; 0 = off", non_negative=True)
     reinforce_weight: float = option(1.0, "weight of the REINFORCE term in the hybrid loss", non_negative=True)
@@ -261,6 +265,9 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"model.name={m.name!r} does not play data.benchmark={d.benchmark!r}: use one of {fits}")
     if task == "catch":
         return _validate_game(cfg)
+    if t.entropy:
+        raise ConfigError(f"train.entropy={t.entropy} is for Catch (data.benchmark=catch): RAM's location policy "
+                          "on digits is a Gaussian of fixed std; set train.entropy=0")
     if d.canvas_size < 28:
         raise ConfigError(f"data.canvas_size={d.canvas_size} must be at least 28 (an MNIST digit is 28x28)")
     problem = MODELS[m.name].config_problem(cfg)  # what this kind of model cannot do
