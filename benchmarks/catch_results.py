@@ -16,6 +16,21 @@ import yaml
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RUNS = RESULTS / "catch_runs"
+REPO = RESULTS.parent.parent
+
+
+def setting(cfg: dict) -> str:
+    """What the run changed from its config file (configs/catch.yaml or catch_screen.yaml), in words."""
+    name = "catch_screen" if cfg["model"]["name"] == "screen_catch" else "catch"
+    base = yaml.safe_load((REPO / "configs" / f"{name}.yaml").read_text())
+    changed = [f"{section}.{key}={value}" for section in ("game", "model", "train")
+               for key, value in cfg[section].items()
+               if key in base.get(section, {}) and base[section][key] != value]
+    for key, value in (("train.entropy", cfg["train"].get("entropy", 0.0)),
+                       ("model.baseline_to_core", cfg["model"].get("baseline_to_core", False))):
+        if value:
+            changed.append(f"{key}={value}")
+    return ", ".join(changed) or "as configured"
 
 
 def run_row(run: Path) -> dict:
@@ -28,7 +43,7 @@ def run_row(run: Path) -> dict:
            "epochs_done": len(epochs), "epochs": cfg["train"]["epochs"],
            "val_catch_best": max((1 - e["val_error"] for e in epochs), default=None),
            "frames": len(epochs) * cfg["game"]["episodes"] * frames_per_game,
-           "overrides": {k: cfg["train"][k] for k in ("lr", "reinforce_reduce")}}
+           "setting": setting(cfg)}
     done = run / "results.json"
     if done.is_file():
         r = json.loads(done.read_text())
@@ -48,15 +63,18 @@ def main() -> None:
     fmt = lambda v: "" if v is None else f"{100 * v:.1f}%"  # noqa: E731
     lines = ["Catch, 24x24 screen, fixed test games (10,000). Greedy and sampled catch rates; unfinished runs show "
              "their best validation rate only. `python benchmarks/catch_results.py`", "",
-             "| agent | run | test greedy | test sampled | best val (greedy) | frames trained | epochs | train time |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-             f"| random agent | benchmarks/catch_random.py | {fmt(rand['rate'])} | {fmt(rand['rate'])} | | 0 | | |"]
+             "| agent | run | changed from its config | test greedy | test sampled | best val (greedy) | frames trained "
+             "| epochs | train time |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+             f"| random agent | benchmarks/catch_random.py | | {fmt(rand['rate'])} | {fmt(rand['rate'])} | | 0 | | |"]
     for r in rows:
         time_s = f"{r['train_time_s'] / 60:.0f} min" if r.get("train_time_s") else ""
-        lines.append(f"| {r['model']} (lr {r['overrides']['lr']}, {r['overrides']['reinforce_reduce']}) | "
-                     f"`{r['run']}` | {fmt(r.get('test_catch_greedy'))} | {fmt(r.get('test_catch_sampled'))} | "
+        lines.append(f"| {r['model']} | `{r['run']}` | {r['setting']} | {fmt(r.get('test_catch_greedy'))} | {fmt(r.get('test_catch_sampled'))} | "
                      f"{fmt(r['val_catch_best'])} | {r['frames']:,} | {r['epochs_done']}/{r['epochs']}"
                      f"{'' if r['finished'] else ' (unfinished)'} | {time_s} |")
+    notes = Path(__file__).with_name("catch_notes.md")
+    if notes.is_file():
+        lines += ["", notes.read_text().rstrip()]
     (RESULTS / "catch.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

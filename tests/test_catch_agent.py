@@ -208,8 +208,8 @@ def test_viewer_writes_a_gif_and_a_page_of_games(short_run, tmp_path, capsys):
     assert "caught on test games (greedy policy)" in printed
     from PIL import Image
 
-    gif = Image.open(out / "games.gif")
-    assert gif.n_frames == 8 + 1  # the 8 frames of a game on an 8x8 screen, then the outcome
+    with Image.open(out / "games.gif") as gif:
+        assert gif.n_frames == 8 + 1  # the 8 frames of a game on an 8x8 screen, then the outcome
     assert (out / "games.png").is_file() and "data:image/png" in (out / "index.html").read_text()
 
 
