@@ -10,9 +10,12 @@ benchmarks/results/catch_random.json (python benchmarks/catch_random.py).
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere: the checkout's packages
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RUNS = RESULTS / "catch_runs"
@@ -21,16 +24,17 @@ REPO = RESULTS.parent.parent
 
 def setting(cfg: dict) -> str:
     """What the run changed from its config file (configs/catch.yaml or catch_screen.yaml), in words."""
+    from ram.training.config import load_config, to_dict  # the file with every default filled in
+
     name = "catch_screen" if cfg["model"]["name"] == "screen_catch" else "catch"
-    base = yaml.safe_load((REPO / "configs" / f"{name}.yaml").read_text())
+    base = to_dict(load_config(REPO / "configs" / f"{name}.yaml"))
     changed = [f"{section}.{key}={value}" for section in ("game", "model", "train")
                for key, value in cfg[section].items()
-               if key in base.get(section, {}) and base[section][key] != value]
-    for key, value in (("train.entropy", cfg["train"].get("entropy", 0.0)),
-                       ("model.baseline_to_core", cfg["model"].get("baseline_to_core", False))):
-        if value:
-            changed.append(f"{key}={value}")
+               if key not in IGNORED and base[section].get(key) != value]
     return ", ".join(changed) or "as configured"
+
+
+IGNORED = {"threads", "device", "seed"}  # how a run was placed, not what it trained
 
 
 def run_row(run: Path) -> dict:

@@ -120,7 +120,8 @@ class CatchVectorEnv(VectorEnv):
     at l, overriding ``start``. ``options={"state": s}`` (num_envs, 4) integers (ball_x, ball_y, vx,
     paddle_x), one ball_y for the whole batch, below the bottom row, sets the game state directly (for
     tests and demonstrations): the episode then lasts ``screen_size - 1 - ball_y`` steps.
-    ``state()`` returns the same (num_envs, 4) layout.
+    ``state()`` returns the same (num_envs, 4) layout. ``options={"ball_speed": v}`` (fresh starts only,
+    v in [0, ball_speed]) draws this reset's velocities from {-v, ..., v}: a training curriculum.
 
     ## Seeding
     ``reset(seed=s)`` (an int) seeds the one generator the whole batch draws from (starts, random first
@@ -230,7 +231,9 @@ class CatchVectorEnv(VectorEnv):
         elif self._fixed is not None:
             starts = self._fixed[torch.randint(self.size, (n,), **rand)]
         else:
-            S, v = self.screen_size, self.ball_speed
+            S, v = self.screen_size, options.get("ball_speed", self.ball_speed)
+            if not isinstance(v, (int, np.integer)) or not 0 <= v <= self.ball_speed:
+                raise ValueError(f"options['ball_speed']={v!r} must be an int in [0, ball_speed={self.ball_speed}]")
             starts = torch.stack([torch.randint(S, (n,), **rand), torch.randint(2 * v + 1, (n,), **rand) - v,
                                   torch.randint(S - self.paddle_width + 1, (n,), **rand)], 1)
         return (starts if repeats == 1 else starts.repeat_interleave(repeats, 0)), 0

@@ -247,3 +247,19 @@ def test_game_page_steps_through_time_in_headless_chromium(short_run, tmp_path):
         finally:
             browser.close()
     assert not errors
+
+
+def test_the_curriculum_drops_training_balls_straight_until_its_epochs_are_done():
+    cfg = load_config(CONFIG, [*TINY, "train.epochs=4", "game.straight_epochs=1"])
+    model, env = build_model(cfg), make_env(cfg, "train", 64, "cpu")
+    generator = torch.Generator().manual_seed(0)
+    model.set_progress(0.2)  # inside the first of 4 epochs
+    model.loss(env, {}, generator, cfg.train)
+    assert (env.state()[:, 2] == 0).all()  # vx: straight down
+    model.set_progress(0.3)
+    model.loss(env, {}, generator, cfg.train)
+    assert (env.state()[:, 2] != 0).any()
+    with pytest.raises(ValueError, match=r"options\['ball_speed'\]=2 must be an int in \[0, ball_speed=1\]"):
+        env.reset(options={"ball_speed": 2})
+    with pytest.raises(ConfigError, match="game.straight_epochs=5 is more than train.epochs=4"):
+        load_config(CONFIG, [*TINY, "train.epochs=4", "game.straight_epochs=5"])

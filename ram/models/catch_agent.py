@@ -37,6 +37,7 @@ class CatchRAM(Model):
                  retina_pool: str = "mean", baseline_to_core: bool = False):
         super().__init__()
         self.baseline_to_core = baseline_to_core
+        self.straight_until, self.progress = 0.0, 0.0  # the curriculum's end, as a fraction of training
         # the retina averages a 2^s-wide block into each pixel of scale s, so a one-pixel ball weighs 4^-s there;
         # "sum" scales it back (1 at every scale), which the game's tiny objects need to be seen at all
         gain = 4.0 ** torch.arange(scales) if retina_pool == "sum" else torch.ones(scales)
@@ -51,6 +52,13 @@ class CatchRAM(Model):
 
     @classmethod
     def from_config(cls, cfg) -> "CatchRAM":
+        m = cfg.model
+        agent = cls._build(cfg)
+        agent.straight_until = cfg.game.straight_epochs / cfg.train.epochs
+        return agent
+
+    @classmethod
+    def _build(cls, cfg) -> "CatchRAM":
         m = cfg.model
         return cls(glimpse_size=m.glimpse_size, scales=m.scales, glimpse_hidden=m.glimpse_hidden,
                    loc_hidden=m.loc_hidden, hidden=m.hidden, core=m.core, rnn_init=m.rnn_init, loc_std=m.loc_std,
@@ -73,9 +81,14 @@ class CatchRAM(Model):
 
     # ----------------------------------------------------------------------------- the Model interface
     def loss(self, env, options: dict, generator, train_cfg) -> tuple[torch.Tensor, dict]:
-        # training games are fresh random starts: the trainer's indices only count them
-        return reinforce_loss(play(self, env, generator=generator), train_cfg.reinforce_weight,
+        # training games are fresh random starts: the trainer's indices only count them. During the
+        # curriculum (game.straight_epochs) the balls fall straight: "follow the ball" is learned first
+        options = {"ball_speed": 0} if self.progress < self.straight_until else None
+        return reinforce_loss(play(self, env, generator=generator, options=options), train_cfg.reinforce_weight,
                               train_cfg.reinforce_reduce, train_cfg.entropy)
+
+    def set_progress(self, progress: float) -> None:
+        self.progress = progress
 
     @property
     def unused_parameters(self) -> bool:

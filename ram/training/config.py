@@ -66,6 +66,8 @@ class GameConfig:
     paddle_width: int = option(2, "paddle width in pixels", positive=True)
     ball_speed: int = option(1, "largest horizontal speed of the ball, pixels per frame", non_negative=True)
     episodes: int = option(51200, "training episodes (fresh games) per epoch", positive=True)
+    straight_epochs: int = option(0, "curriculum: training balls of the first epochs fall straight down (vx = 0); "
+                                  "validation and test always play the full game", non_negative=True)
 
 
 @dataclass
@@ -297,6 +299,9 @@ def _validate_game(cfg: Config) -> Config:
     g, m = cfg.game, cfg.model
     if g.paddle_width > g.screen_size:
         raise ConfigError(f"game.paddle_width={g.paddle_width} is wider than game.screen_size={g.screen_size}")
+    if g.straight_epochs > cfg.train.epochs:
+        raise ConfigError(f"game.straight_epochs={g.straight_epochs} is more than train.epochs={cfg.train.epochs}: "
+                          "the curriculum would never end")
     if g.ball_speed >= g.screen_size:
         raise ConfigError(f"game.ball_speed={g.ball_speed} must be below game.screen_size={g.screen_size}")
     if g.episodes < cfg.train.batch_size:
