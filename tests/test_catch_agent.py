@@ -68,7 +68,7 @@ def test_the_entropy_bonus_is_the_move_distributions_and_trains_only_the_policy_
                             "baseline_net": False}
     _, with_bonus = reinforce_loss(p, entropy_weight=0.5)
     _, without = reinforce_loss(p)
-    assert float(without["loss"] - with_bonus["loss"]) == pytest.approx(0.5 * float(p.entropies.mean()), rel=1e-5)
+    assert float(without["loss"] - with_bonus["loss"]) == pytest.approx(0.5 * float(p.entropies.mean().detach()), rel=1e-5)
 
 
 def test_reinforce_trains_the_move_head_the_core_and_the_glimpse_net_but_not_the_baseline():
@@ -263,3 +263,37 @@ def test_the_curriculum_drops_training_balls_straight_until_its_epochs_are_done(
         env.reset(options={"ball_speed": 2})
     with pytest.raises(ConfigError, match="game.straight_epochs=5 is more than train.epochs=4"):
         load_config(CONFIG, [*TINY, "train.epochs=4", "game.straight_epochs=5"])
+
+
+def test_evaluate_scores_a_catch_checkpoint_as_its_run_did(short_run, capsys):
+    from ram.tools import evaluate
+
+    assert evaluate.main([str(short_run)]) == 0
+    results = json.loads((short_run / "results.json").read_text())
+    line = capsys.readouterr().out.strip()
+    assert (f"caught greedy {100 * results['test_catch_rate_greedy']:.2f}%, sampled "
+            f"{100 * results['test_catch_rate_sampled']:.2f}% of 10000 games") in line
+
+
+def test_the_comparison_table_sends_a_catch_run_to_its_own_table(short_run, capsys):
+    from ram.tools import compare
+
+    assert compare.main([str(short_run)]) == 2
+    assert "is a Catch run: this table compares digit classifiers" in capsys.readouterr().err
+
+
+def test_gae_advantages_span_reinforce_and_one_step_differences():
+    from ram.models.play import Play, advantages
+
+    b = torch.tensor([[0.2, 0.5], [0.4, 0.1], [0.6, 0.3]])  # T=3, B=2
+    p = Play(log_probs=torch.zeros(3, 2), entropies=torch.zeros(3, 2), baselines=b, reward=torch.tensor([1.0, 0.0]),
+             moves=torch.zeros(3, 2, dtype=torch.long), locations=torch.zeros(4, 2, 2))
+    assert torch.allclose(advantages(p, 1.0), p.reward[None] - b)  # plain REINFORCE with a baseline
+    after = torch.cat([b[1:], p.reward[None]])
+    assert torch.allclose(advantages(p, 0.0), after - b)  # b_(t+1) - b_t, the reward after the last step
+    delta = after - b
+    lam = 0.5
+    by_hand = torch.stack([delta[0] + lam * delta[1] + lam**2 * delta[2], delta[1] + lam * delta[2], delta[2]])
+    assert torch.allclose(advantages(p, lam), by_hand)
+    with pytest.raises(ConfigError, match="train.gae_lambda=0.9 is for Catch"):
+        load_config(None, ["train.gae_lambda=0.9"])

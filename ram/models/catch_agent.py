@@ -85,7 +85,8 @@ class CatchRAM(Model):
         # curriculum (game.straight_epochs) the balls fall straight: "follow the ball" is learned first
         options = {"ball_speed": 0} if self.progress < self.straight_until else None
         return reinforce_loss(play(self, env, generator=generator, options=options), train_cfg.reinforce_weight,
-                              train_cfg.reinforce_reduce, train_cfg.entropy)
+                              train_cfg.reinforce_reduce, train_cfg.entropy,
+                              train_cfg.gae_lambda)
 
     def set_progress(self, progress: float) -> None:
         self.progress = progress

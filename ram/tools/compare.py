@@ -49,6 +49,9 @@ def load_run(run_dir: Path) -> dict:
     except (json.JSONDecodeError, yaml.YAMLError) as e:
         raise CompareError(f"{run_dir}: unreadable results.json or config.yaml ({e.__class__.__name__}): rerun the "
                            "test step or remove the run") from None
+    if results.get("benchmark") == "catch":
+        raise CompareError(f"{run_dir} is a Catch run: this table compares digit classifiers; Catch runs are tabled "
+                           "by python benchmarks/catch_results.py")
     missing = [k for k in ("test_error_single", "test_error_deterministic", "test_error_mc", "params")
                if k not in results]
     if missing:

@@ -36,7 +36,8 @@ def checkpoint_path(path: str | Path) -> Path:
 
 def progress(cfg, state: dict) -> float:
     """How far into its run the checkpoint was saved (what a scheduled exploration std follows)."""
-    digits = cfg.data.train_size or TRAIN_DIGITS - cfg.data.val_size
+    digits = (cfg.game.episodes if cfg.data.benchmark == "catch"
+              else cfg.data.train_size or TRAIN_DIGITS - cfg.data.val_size)  # an epoch's episodes
     steps = digits // (cfg.train.batch_size * state.get("world_size", 1)) * cfg.train.epochs
     return state.get("global_step", 0) / max(steps, 1)
 
@@ -87,10 +88,14 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     result["seconds"] = round(time.perf_counter() - start, 1)
-    print(f"{result['checkpoint']} ({result['benchmark']} {result['model']}, epoch {result['epoch']}) on {args.split}: "
-          f"error single {100 * result['test_error_single']:.2f}%, deterministic "
-          f"{100 * result['test_error_deterministic']:.2f}%, MC {100 * result['test_error_mc']:.2f}% "
-          f"({result['seconds']:.0f}s)")
+    head = f"{result['checkpoint']} ({result['benchmark']} {result['model']}, epoch {result['epoch']}) on {args.split}: "
+    if "test_catch_rate_greedy" in result:  # a game: balls caught, not digits missed
+        print(head + f"caught greedy {100 * result['test_catch_rate_greedy']:.2f}%, sampled "
+              f"{100 * result['test_catch_rate_sampled']:.2f}% of {result['test_games']} games ({result['seconds']:.0f}s)")
+    else:
+        print(head + f"error single {100 * result['test_error_single']:.2f}%, deterministic "
+              f"{100 * result['test_error_deterministic']:.2f}%, MC {100 * result['test_error_mc']:.2f}% "
+              f"({result['seconds']:.0f}s)")
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     return 0
