@@ -1,6 +1,6 @@
 """Catch's training and playing throughput, in game frames per second, for RAM and the full-screen policy.
 
-    python benchmarks/catch_fps.py [--threads 1] [--batch 64] [--repeats 5]
+    python benchmarks/catch_fps.py [--threads 1] [--batch 256] [--repeats 5]
         # writes benchmarks/results/catch_fps.json and .md
 
 A training step is what the trainer runs for a Catch config: a batch of fresh games played to the end
@@ -91,7 +91,7 @@ def markdown(result: dict) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--batch", type=int, default=256, help="games per training step (configs/catch.yaml's: 256)")
     p.add_argument("--steps", type=int, default=10, help="training steps per timed block")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", type=Path, default=OUT)

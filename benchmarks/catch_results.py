@@ -24,17 +24,19 @@ REPO = RESULTS.parent.parent
 
 def setting(cfg: dict) -> str:
     """What the run changed from its config file (configs/catch.yaml or catch_screen.yaml), in words."""
-    from ram.training.config import load_config, to_dict  # the file with every default filled in
+    from ram.training.config import Config, load_config, to_dict  # the file with every default filled in
 
     name = "catch_screen" if cfg["model"]["name"] == "screen_catch" else "catch"
     base = to_dict(load_config(REPO / "configs" / f"{name}.yaml"))
+    defaults = to_dict(Config())  # a key newer than the run took its default, which kept the old behaviour
+    cfg = {section: {**defaults.get(section, {}), **cfg.get(section, {})} for section in ("game", "model", "train")}
     changed = [f"{section}.{key}={value}" for section in ("game", "model", "train")
                for key, value in cfg[section].items()
                if key not in IGNORED and base[section].get(key) != value]
     return ", ".join(changed) or "as configured"
 
 
-IGNORED = {"threads", "device", "seed"}  # how a run was placed, not what it trained
+IGNORED = {"threads", "device", "seed", "epochs"}  # how a run was placed (epochs: its own column; resume extends it)
 
 
 def run_row(run: Path) -> dict:
@@ -51,7 +53,7 @@ def run_row(run: Path) -> dict:
     done = run / "results.json"
     if done.is_file():
         r = json.loads(done.read_text())
-        row.update(finished=True, test_catch_greedy=r["test_catch_rate_greedy"],
+        row.update(finished=True, epochs=r["epochs"], test_catch_greedy=r["test_catch_rate_greedy"],
                    test_catch_sampled=r["test_catch_rate_sampled"], macs_per_frame=r["macs"],
                    train_time_s=r["train_time_s"], frames=r["train_episodes"] * frames_per_game)
     else:
@@ -76,6 +78,15 @@ def main() -> None:
         lines.append(f"| {r['model']} | `{r['run']}` | {r['setting']} | {fmt(r.get('test_catch_greedy'))} | {fmt(r.get('test_catch_sampled'))} | "
                      f"{fmt(r['val_catch_best'])} | {r['frames']:,} | {r['epochs_done']}/{r['epochs']}"
                      f"{'' if r['finished'] else ' (unfinished)'} | {time_s} |")
+    shipped = REPO / "pretrained" / "catch.pt"
+    if shipped.is_file():  # the shipped agent, rescored by tests/test_evaluate.py against this line
+        import torch
+
+        scores = torch.load(shipped, map_location="cpu", weights_only=True)["scores"]
+        lines += ["", "The shipped agent, `python -m ram.evaluate pretrained/catch.pt` (test, greedy | sampled):", "",
+                  "| file | greedy | sampled |", "| --- | ---: | ---: |",
+                  f"| `pretrained/catch.pt` | {100 * (1 - scores['test_error_deterministic']):.2f}% | "
+                  f"{100 * (1 - scores['test_error_single']):.2f}% |"]
     notes = Path(__file__).with_name("catch_notes.md")
     if notes.is_file():
         lines += ["", notes.read_text().rstrip()]

@@ -124,7 +124,7 @@ def test_the_screen_agent_sees_the_whole_screen_every_frame():
     (["model.start=learned"], "model.start=learned is not built for Catch"),
     (["train.rollouts=2"], "train.rollouts=2: Catch plays each game once"),
     (["game.paddle_width=30"], "game.paddle_width=30 is wider than game.screen_size=24"),
-    (["game.episodes=10"], "game.episodes=10 per epoch is fewer than train.batch_size=64"),
+    (["game.episodes=10"], "game.episodes=10 per epoch is fewer than train.batch_size=256"),
 ])
 def test_bad_game_configs_are_one_line(args, message):
     with pytest.raises(ConfigError, match="^" + message.replace("(", r"\(").replace(")", r"\)")):
@@ -162,7 +162,8 @@ def short_run(tmp_path_factory):
 SHORT = ["game.screen_size=8", "game.episodes=4096", "model.glimpse_size=4", "model.scales=2", "model.hidden=64",
          "model.glimpse_hidden=32", "model.loc_hidden=32", "train.lr=3e-3", "train.batch_size=64",
          "train.reinforce_reduce=mean", "model.retina_pool=sum", "eval.batch_size=1000", "logger.wandb=disabled",
-         "train.threads=1"]
+         "train.threads=1", "train.lr_schedule=cosine", "train.gae_lambda=1", "train.entropy=0",
+         "model.baseline_to_core=false"]
 
 
 def test_a_short_run_catches_far_more_than_the_random_agent(short_run):

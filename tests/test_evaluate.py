@@ -43,7 +43,7 @@ def test_shipped_checkpoints_score_as_results_md_prints(data_dir):
     from tests.conftest import REPO
 
     table = (REPO / "RESULTS.md").read_text()
-    shipped = sorted((REPO / "pretrained").glob("*.pt"))
+    shipped = [f for f in sorted((REPO / "pretrained").glob("*.pt")) if not f.name.startswith("catch")]
     assert shipped, "pretrained/ holds no checkpoint"
     for f in shipped:
         torch.load(f, map_location="cpu", weights_only=True)  # plain tensors and numbers only
@@ -52,3 +52,21 @@ def test_shipped_checkpoints_score_as_results_md_prints(data_dir):
         scored = evaluate.score(f, data_dir=data_dir)
         for printed, mode in zip(row.groups(), ("single", "deterministic", "mc")):
             assert abs(100 * scored[f"test_error_{mode}"] - float(printed)) <= 0.1, (f.name, mode)
+
+
+def test_the_shipped_catch_agent_catches_as_catch_md_prints(tmp_path):
+    """pretrained/catch.pt: the greedy and sampled catch rates benchmarks/results/catch.md prints for it, and
+    the viewer plays it."""
+    import re
+
+    from ram.tools import view
+    from tests.conftest import REPO
+
+    table = (REPO / "benchmarks/results/catch.md").read_text()
+    row = re.search(r"\| `pretrained/catch.pt` \| ([\d.]+)% \| ([\d.]+)% \|", table)
+    assert row, "benchmarks/results/catch.md does not list pretrained/catch.pt"
+    scored = evaluate.score(REPO / "pretrained/catch.pt")
+    assert abs(100 * scored["test_catch_rate_greedy"] - float(row.group(1))) <= 0.1
+    assert abs(100 * scored["test_catch_rate_sampled"] - float(row.group(2))) <= 0.1
+    assert view.main([str(REPO / "pretrained/catch.pt"), "--n", "4", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "games.gif").is_file()
