@@ -187,6 +187,11 @@ class CatchVectorEnv(VectorEnv):
         return 0 if self._fixed is None else len(self._fixed)
 
     @property
+    def steps_left(self) -> int:
+        """Steps until the current episode ends (a host int: every sub-environment ends together)."""
+        return self.screen_size - 1 - self._row
+
+    @property
     def episode_steps(self) -> int:
         """Steps of an episode that starts on the top row: screen_size - 1."""
         return self.screen_size - 1

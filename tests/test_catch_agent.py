@@ -3,7 +3,6 @@
 
 import json
 import math
-import tempfile
 
 import pytest
 import torch
@@ -18,7 +17,7 @@ from ram.models.play import catch_rate, play, reinforce_loss
 from ram.tools import view
 from ram.training.config import load_config
 from tests.conftest import REPO
-from tests.test_view import ARTIFACTS, CHROMIUM_FLAGS, chromium_or_skip
+from tests.test_view import ARTIFACTS, chromium_page
 
 CONFIG = str(REPO / "configs/catch.yaml")
 TINY = ["game.episodes=256", "train.batch_size=32", "eval.batch_size=500", "model.hidden=64",
@@ -40,22 +39,16 @@ def played(model, batch: int = 16):
     return play(model, env, generator=torch.Generator().manual_seed(0))
 
 
-def test_baseline_learns_only_from_its_squared_error():
+@pytest.mark.parametrize("to_core, trained", [
+    (False, {"glimpse_net": False, "core": False, "location_net": False, "move_net": False, "baseline_net": True}),
+    (True, {"glimpse_net": True, "core": True, "location_net": False, "move_net": False, "baseline_net": True}),
+], ids=["detached", "baseline_to_core"])
+def test_the_baselines_error_trains_the_baseline_and_the_core_only_when_asked(to_core, trained):
     torch.manual_seed(0)
-    model = CatchRAM(hidden=32, glimpse_hidden=16, loc_hidden=16)
+    model = CatchRAM(hidden=32, glimpse_hidden=16, loc_hidden=16, baseline_to_core=to_core)
     p = played(model)
     F.mse_loss(p.baselines, p.reward[None].expand_as(p.baselines)).backward()
-    assert grads(model) == {"glimpse_net": False, "core": False, "location_net": False, "move_net": False,
-                            "baseline_net": True}
-
-
-def test_with_baseline_to_core_the_baselines_error_trains_the_core_too():
-    torch.manual_seed(0)
-    model = CatchRAM(hidden=32, glimpse_hidden=16, loc_hidden=16, baseline_to_core=True)
-    p = played(model)
-    F.mse_loss(p.baselines, p.reward[None].expand_as(p.baselines)).backward()
-    assert grads(model) == {"glimpse_net": True, "core": True, "location_net": False, "move_net": False,
-                            "baseline_net": True}
+    assert grads(model) == trained
 
 
 def test_the_entropy_bonus_is_the_move_distributions_and_trains_only_the_policy_side():
@@ -221,32 +214,19 @@ def test_viewer_refuses_digit_options_for_a_game(short_run, tmp_path, capsys):
 
 
 def test_game_page_steps_through_time_in_headless_chromium(short_run, tmp_path):
-    exe = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
     out = tmp_path / "page"
     assert view.main([str(short_run), "--n", "4", "--out", str(out), "--split", "val"]) == 0
-    errors = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch_persistent_context(
-            tempfile.mkdtemp(dir=tmp_path), executable_path=exe, headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 900, "height": 900})
-        try:
-            page = browser.new_page()
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto((out / "index.html").as_uri())
-            state = lambda: (page.text_content("#step"), page.get_attribute("#frame", "src"))  # noqa: E731
-            first = state()
-            assert first[0] == "frame 1 / 8" and first[1].startswith("data:image/png")
-            page.keyboard.press("ArrowRight")
-            assert state()[0] == "frame 2 / 8" and state()[1] != first[1]
-            page.keyboard.press("End")
-            assert state()[0] == "outcome"
-            assert page.locator("#games li").count() == 4
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "catch_view.png"), full_page=True)
-        finally:
-            browser.close()
+    with chromium_page(out / "index.html", tmp_path, width=900) as (page, errors):
+        state = lambda: (page.text_content("#step"), page.get_attribute("#frame", "src"))  # noqa: E731
+        first = state()
+        assert first[0] == "frame 1 / 8" and first[1].startswith("data:image/png")
+        page.keyboard.press("ArrowRight")
+        assert state()[0] == "frame 2 / 8" and state()[1] != first[1]
+        page.keyboard.press("End")
+        assert state()[0] == "outcome"
+        assert page.locator("#games li").count() == 4
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "catch_view.png"), full_page=True)
     assert not errors
 
 

@@ -1,6 +1,7 @@
 """The rollout viewer: a checkpoint trained here for real, its GIF, contact sheet, strips and page, the
 trainer's periodic GIFs, and the page driven in a real headless Chromium."""
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -194,47 +195,54 @@ def chromium_or_skip() -> str:
     return exe
 
 
-def test_page_steps_through_time_in_headless_chromium(run, tmp_path):
+@contextlib.contextmanager
+def chromium_page(html_file: Path, tmp_path: Path, width: int = 1000, height: int = 900):
+    """(page, errors): html_file open in headless Chromium, and the script errors it raised so far."""
     exe = chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
-    run_dir, _ = run
-    out = tmp_path / "page"
-    assert view.main([str(run_dir), "--n", "4", "--out", str(out), "--split", "val"]) == 0
-    errors = []
+    errors: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch_persistent_context(
             tempfile.mkdtemp(dir=tmp_path), executable_path=exe, headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 1000, "height": 900})
+            viewport={"width": width, "height": height})
         try:
             page = browser.new_page()
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto((out / "index.html").as_uri())
-            state = lambda: (page.text_content("#step"), page.get_attribute("#frame", "src"),  # noqa: E731
-                             page.evaluate("document.body.dataset.frame"))
-            first = state()
-            assert first[0] == f"glimpse 1 / {T}" and first[1].startswith("data:image/png") and first[2] == "0"
-            page.keyboard.press("ArrowRight")
-            second = state()
-            assert second[0] == f"glimpse 2 / {T}" and second[1] != first[1] and second[2] == "1"
-            page.click("#next")
-            assert state()[0] == f"glimpse 3 / {T}"
-            page.keyboard.press("End")
-            last = state()
-            assert last[0] == f"answer after {T} glimpses" and last[2] == str(T)
-            assert last[1] not in (first[1], second[1])
-            # each card shows its own crop of the frame on screen
-            sprite = page.evaluate("document.querySelector('.card .sprite').style.backgroundImage")
-            assert last[1] in sprite
-            page.click("#first")
-            assert state() == first
-            assert page.locator(".card").count() == 4
-            cards = page.evaluate("[...document.querySelectorAll('.card')].map(c => c.classList.contains('wrong'))")
-            assert cards == sorted(cards, reverse=True)  # mistakes are listed first
-            page.keyboard.press("ArrowRight")
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "view_index.png"), full_page=True)
+            page.goto(html_file.as_uri())
+            yield page, errors
         finally:
             browser.close()
+
+
+def test_page_steps_through_time_in_headless_chromium(run, tmp_path):
+    run_dir, _ = run
+    out = tmp_path / "page"
+    assert view.main([str(run_dir), "--n", "4", "--out", str(out), "--split", "val"]) == 0
+    with chromium_page(out / "index.html", tmp_path) as (page, errors):
+        state = lambda: (page.text_content("#step"), page.get_attribute("#frame", "src"),  # noqa: E731
+                         page.evaluate("document.body.dataset.frame"))
+        first = state()
+        assert first[0] == f"glimpse 1 / {T}" and first[1].startswith("data:image/png") and first[2] == "0"
+        page.keyboard.press("ArrowRight")
+        second = state()
+        assert second[0] == f"glimpse 2 / {T}" and second[1] != first[1] and second[2] == "1"
+        page.click("#next")
+        assert state()[0] == f"glimpse 3 / {T}"
+        page.keyboard.press("End")
+        last = state()
+        assert last[0] == f"answer after {T} glimpses" and last[2] == str(T)
+        assert last[1] not in (first[1], second[1])
+        # each card shows its own crop of the frame on screen
+        sprite = page.evaluate("document.querySelector('.card .sprite').style.backgroundImage")
+        assert last[1] in sprite
+        page.click("#first")
+        assert state() == first
+        assert page.locator(".card").count() == 4
+        cards = page.evaluate("[...document.querySelectorAll('.card')].map(c => c.classList.contains('wrong'))")
+        assert cards == sorted(cards, reverse=True)  # mistakes are listed first
+        page.keyboard.press("ArrowRight")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "view_index.png"), full_page=True)
     assert not errors
     assert (ARTIFACTS / "view_index.png").stat().st_size > 10_000

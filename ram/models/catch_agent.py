@@ -53,16 +53,11 @@ class CatchRAM(Model):
     @classmethod
     def from_config(cls, cfg) -> "CatchRAM":
         m = cfg.model
-        agent = cls._build(cfg)
+        agent = cls(glimpse_size=m.glimpse_size, scales=m.scales, glimpse_hidden=m.glimpse_hidden,
+                    loc_hidden=m.loc_hidden, hidden=m.hidden, core=m.core, rnn_init=m.rnn_init, loc_std=m.loc_std,
+                    retina_pool=m.retina_pool, baseline_to_core=m.baseline_to_core)
         agent.straight_until = cfg.game.straight_epochs / cfg.train.epochs
         return agent
-
-    @classmethod
-    def _build(cls, cfg) -> "CatchRAM":
-        m = cfg.model
-        return cls(glimpse_size=m.glimpse_size, scales=m.scales, glimpse_hidden=m.glimpse_hidden,
-                   loc_hidden=m.loc_hidden, hidden=m.hidden, core=m.core, rnn_init=m.rnn_init, loc_std=m.loc_std,
-                   retina_pool=m.retina_pool, baseline_to_core=m.baseline_to_core)
 
     @classmethod
     def config_problem(cls, cfg) -> str | None:
@@ -85,15 +80,10 @@ class CatchRAM(Model):
         # curriculum (game.straight_epochs) the balls fall straight: "follow the ball" is learned first
         options = {"ball_speed": 0} if self.progress < self.straight_until else None
         return reinforce_loss(play(self, env, generator=generator, options=options), train_cfg.reinforce_weight,
-                              train_cfg.reinforce_reduce, train_cfg.entropy,
-                              train_cfg.gae_lambda)
+                              train_cfg.reinforce_reduce, train_cfg.entropy, train_cfg.gae_lambda)
 
     def set_progress(self, progress: float) -> None:
         self.progress = progress
-
-    @property
-    def unused_parameters(self) -> bool:
-        return False
 
     def error(self, env, mode: str, mc_samples: int) -> float:
         """Fraction of the split's fixed games missed: greedy ('deterministic') or sampled ('single')."""

@@ -33,8 +33,8 @@ def play(agent: "CatchRAM", env: "CatchVectorEnv", greedy: bool = False, generat
     obs, _ = env.reset(options=options)
     state = agent.initial_state(env.num_envs, env.device)
     log_probs, entropies, baselines, moves, screens = [], [], [], [], []
-    reward, done = None, False
-    while not done:  # every game of the batch ends at the same frame
+    reward = None
+    for _ in range(env.steps_left):  # every game of the batch ends at the same frame: no device sync to ask
         if record:
             screens.append(env.screens())
         state, loc, move, log_prob, entropy, baseline = agent.step(obs["glimpse"], obs["loc"], state, greedy,
@@ -43,8 +43,7 @@ def play(agent: "CatchRAM", env: "CatchVectorEnv", greedy: bool = False, generat
         entropies.append(entropy)
         baselines.append(baseline)
         moves.append(move)
-        obs, reward, terminated, _, _ = env.step({"loc": loc, "move": move})
-        done = bool(terminated[0])
+        obs, reward, _, _, _ = env.step({"loc": loc, "move": move})
     if record:
         screens.append(env.screens())
     return Play(torch.stack(log_probs), torch.stack(entropies), torch.stack(baselines), reward, torch.stack(moves), env.locations(),

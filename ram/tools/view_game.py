@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from envs.catch import MOVES
 from envs.render import render_glimpses
 from ram.build import make_env
 from ram.tools import draw
@@ -110,7 +109,7 @@ li.missed {{ color: #eb3232; }} li.caught {{ color: #28c850; }} code {{ color: #
 <img id="frame" alt="games">
 <h2>Games</h2><ul id="games">{games}</ul>
 <script>
-const FRAMES = {frames}, T = FRAMES.length - 1, MOVES = {moves};
+const FRAMES = {frames}, T = FRAMES.length - 1;
 const slider = document.getElementById('slider'), stepText = document.getElementById('step');
 let t = 0;
 function show(i) {{
@@ -145,6 +144,6 @@ def write_game_view(g: Games, out: Path, meta: dict, size: int, scales: int) -> 
         for k, (i, c) in enumerate(zip(g.indices, g.caught)))
     page = PAGE.format(title=html.escape(meta.get("checkpoint", "")), caught=int(g.caught.sum()), n=len(g.caught),
                        meta=html.escape(", ".join(f"{k} {v}" for k, v in meta.items())), last=len(uris) - 1,
-                       games=games, frames=json.dumps(uris), moves=json.dumps(list(MOVES)))
+                       games=games, frames=json.dumps(uris))
     (out / "index.html").write_text(page, encoding="utf-8")
     return {"gif": out / "games.gif", "png": out / "games.png", "html": out / "index.html"}

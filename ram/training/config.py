@@ -286,10 +286,7 @@ def validate(cfg: Config) -> Config:
                           "lower the batch size or use more digits")
     if d.distractors and d.canvas_size < 8:
         raise ConfigError(f"data.canvas_size={d.canvas_size} is too small for 8x8 distractors")
-    largest = m.glimpse_size * 2 ** (m.scales - 1)
-    if largest > 4 * d.canvas_size:
-        raise ConfigError(f"model.glimpse_size={m.glimpse_size} with model.scales={m.scales} makes a {largest}px "
-                          f"patch, more than 4x the {d.canvas_size}px canvas: lower one of them")
+    _patch_fits(m, d.canvas_size, "canvas")
     if d.data_dir is not None and not Path(d.data_dir).expanduser().is_dir():
         raise ConfigError(f"data.data_dir={d.data_dir!r} does not exist: point it at a folder with the MNIST files")
     if cfg.view.every and cfg.view.n > d.val_size:
@@ -298,6 +295,14 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"data.train_size={d.train_size} exceeds the {60000 - d.val_size} training digits left "
                           "after data.val_size")
     return cfg
+
+
+def _patch_fits(m: ModelConfig, side: int, picture: str) -> None:
+    """The retina's largest patch is at most 4x the picture (canvas or screen) it looks at."""
+    largest = m.glimpse_size * 2 ** (m.scales - 1)
+    if largest > 4 * side:
+        raise ConfigError(f"model.glimpse_size={m.glimpse_size} with model.scales={m.scales} makes a {largest}px "
+                          f"patch, more than 4x the {side}px {picture}: lower one of them")
 
 
 def _validate_game(cfg: Config) -> Config:
@@ -312,10 +317,7 @@ def _validate_game(cfg: Config) -> Config:
         raise ConfigError(f"game.ball_speed={g.ball_speed} must be below game.screen_size={g.screen_size}")
     if g.episodes < cfg.train.batch_size:
         raise ConfigError(f"game.episodes={g.episodes} per epoch is fewer than train.batch_size={cfg.train.batch_size}")
-    largest = m.glimpse_size * 2 ** (m.scales - 1)
-    if largest > 4 * g.screen_size:
-        raise ConfigError(f"model.glimpse_size={m.glimpse_size} with model.scales={m.scales} makes a {largest}px "
-                          f"patch, more than 4x the {g.screen_size}px screen: lower one of them")
+    _patch_fits(m, g.screen_size, "screen")
     problem = MODELS[m.name].config_problem(cfg)
     if problem:
         raise ConfigError(problem)
