@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # `python benchmarks/reproduce.py` imports the checkout's ram/
 
-from ram.tools.compare import CompareError, _duration, load_run  # noqa: E402
+from ram.tools.compare import CompareError, _duration, _si, load_run  # noqa: E402
 from ram.training.config import ConfigError, load_config  # noqa: E402
 
 CONFIGS = REPO / "configs" / "paper"
@@ -47,6 +47,7 @@ class Row:
     arxiv: float | None = None  # test error %, the earlier arXiv version (1406.6247v1)
     headline: bool = False  # trained with --seeds seeds; the others with one
     sure: str = "high/high"  # confidence in the NIPS / arXiv numbers (../shared/reference/paper-tables.md)
+    paper: bool = True  # a row of the paper's tables; False: ours, beside them (no published number)
 
 
 TABLES = {
@@ -63,11 +64,19 @@ def _ram(bench, table, glimpses, size, scales, nips, arxiv, sure="high/high", he
 
 
 FC64, FC256, CONV = "FC, 2 layers (64 hiddens each)", "FC, 2 layers (256 hiddens each)", "Convolutional, 2 layers"
+OURS_CNN = "Our CNN: 4 conv3x3/BN/ReLU blocks (32-256), global pooling"  # not in the paper
+
+
+def _ours_cnn(bench: str, table: str) -> Row:
+    return Row(f"{bench}_cnn", table, OURS_CNN, sure="-/-", paper=False)
+
+
 # The published numbers of both versions, from ../shared/reference/paper-tables.md; a "medium" one is printed
 # as provisional.
 ROWS = [
     Row("mnist28_fc256", "1a", FC256, 1.69, 1.35, sure="high/medium"),
     Row("mnist28_cnn_paper", "1a", CONV, 1.21, 1.12, headline=True, sure="high/medium"),
+    _ours_cnn("mnist28", "1a"),
     _ram("mnist28", "1a", 2, 8, 1, 3.79, 6.27),
     _ram("mnist28", "1a", 3, 8, 1, 1.51, 2.7, "high/medium"),
     _ram("mnist28", "1a", 4, 8, 1, 1.54, 1.73),
@@ -77,17 +86,20 @@ ROWS = [
     Row("translated60_fc64", "1b", FC64, 6.42, 7.56, sure="high/medium"),
     Row("translated60_fc256", "1b", FC256, 2.63, 3.7, sure="high/medium"),
     Row("translated60_cnn_paper", "1b", CONV, 1.62, 2.31, headline=True, sure="high/medium"),
+    _ours_cnn("translated60", "1b"),
     _ram("translated60", "1b", 4, 12, 3, 1.54, 2.29),
     _ram("translated60", "1b", 6, 12, 3, 1.22, 1.86),
     _ram("translated60", "1b", 8, 12, 3, 1.20, 1.84, headline=True),
     Row("cluttered60_fc64", "2a", FC64, 28.58, 28.96, sure="high/medium"),
     Row("cluttered60_fc256", "2a", FC256, 11.96, 13.2, sure="high/medium"),
     Row("cluttered60_cnn_paper", "2a", CONV, 8.09, 7.83, headline=True),
+    _ours_cnn("cluttered60", "2a"),
     _ram("cluttered60", "2a", 4, 12, 3, 4.96, 7.1, "high/medium"),
     _ram("cluttered60", "2a", 6, 12, 3, 4.08, 5.88, "high/medium"),
     _ram("cluttered60", "2a", 8, 12, 3, 4.04, 5.23, headline=True),
     Row("cluttered60_ram8_random", "2a", "RAM, 8 random glimpses", 14.4, None),
     Row("cluttered100_cnn_paper", "2b", CONV, 14.35, 16.51, headline=True, sure="medium/high"),
+    _ours_cnn("cluttered100", "2b"),
     _ram("cluttered100", "2b", 4, 12, 4, 9.41, 14.95, "medium/high"),
     _ram("cluttered100", "2b", 6, 12, 4, 8.31, 11.58, "medium/high"),
     _ram("cluttered100", "2b", 8, 12, 4, 8.11, 10.83, "medium/high", headline=True),
@@ -226,11 +238,21 @@ def changed_keys(commands: list[str]) -> list[str]:
     return [w for w in words if "=" in w and not w.startswith("-") and not w.startswith(NEUTRAL)]
 
 
+def macs_per_image(cfg) -> int:
+    """One image's inference cost of a row's model, counted from its config (no run needed)."""
+    from ram.build import build_model  # only here: the rest of the table needs no torch
+    from ram.tools.macs import model_macs
+
+    return model_macs(build_model(cfg), cfg.data.canvas_size)
+
+
 def summarize(row: Row, runs: list[dict]) -> dict:
-    budget_epochs = load_config(CONFIGS / f"{row.name}.yaml").train.epochs
+    cfg = load_config(CONFIGS / f"{row.name}.yaml")
     summary = {"row": row.name, "table": row.table, "label": row.label, "config": f"configs/paper/{row.name}.yaml",
                "paper": {"nips_pct": row.nips, "arxiv_pct": row.arxiv, "confidence": row.sure}, "headline": row.headline,
-               "budget_epochs": budget_epochs, "runs": runs, "seeds": [r["seed"] for r in runs]}
+               "in_paper": row.paper, "budget_epochs": cfg.train.epochs, "macs": macs_per_image(cfg), "runs": runs,
+               "seeds": [r["seed"] for r in runs]}
+    budget_epochs = cfg.train.epochs
     if runs:
         for mode in MODES:
             summary[f"test_error_{mode}"] = mean_std([r[f"test_error_{mode}"] for r in runs])
@@ -287,17 +309,22 @@ def markdown(summaries: list[dict], out: Path, sweeps: list[str], notes: str) ->
               "(MC). Full-image baselines make one deterministic pass, so their three columns are equal. Cells are "
               "mean ± sample std over seeds (n = number of seeds). \"vs NIPS\" compares our *deterministic* mean "
               "with the NIPS 2014 number (not the MC average, which can hide a weak policy). The paper's numbers "
-              "are from `../shared/reference/paper-tables.md`; \"(provisional)\": read in one source only.", ""]
+              "are from `../shared/reference/paper-tables.md`; \"(provisional)\": read in one source only. A row in "
+              "*italics* is not in the paper: our strong CNN, a modern full-image network beside the paper's conv "
+              "net. MACs per image: multiply-accumulates of one image's inference, counted by PyTorch from the "
+              "operations that run (`ram/tools/macs.py`): RAM's grow with its glimpses, a full-image network's with "
+              "the canvas.", ""]
     head = ["row (paper)", "n", "ours single", "ours deterministic", "ours MC", "NIPS 2014", "arXiv v1", "vs NIPS",
-            "budget (epochs, device, wall time per seed)"]
+            "MACs per image", "budget (epochs, device, wall time per seed)"]
     for table, title in TABLES.items():
-        lines += [f"## {title}", "", "| " + " | ".join(head) + " |", "|---|" + "---:|" * 7 + "---|"]
+        lines += [f"## {title}", "", "| " + " | ".join(head) + " |", "|---|" + "---:|" * 8 + "---|"]
         for s in (s for s in summaries if s["table"] == table):
             paper = [_paper(p, sure) for p, sure in zip((s["paper"]["nips_pct"], s["paper"]["arxiv_pct"]),
                                                            s["paper"]["confidence"].split("/"))]
             cells = [_cell(s.get(f"test_error_{m}")) for m in MODES] if s["runs"] else ["not run"] * 3
-            lines.append("| " + " | ".join([f"{s['label']} (`{s['row']}`)", str(len(s["runs"])), *cells, *paper,
-                                            s["verdict_vs_nips"], _budget(s)]) + " |")
+            label = f"{s['label']} (`{s['row']}`)" if s["in_paper"] else f"*{s['label']}* (`{s['row']}`)"
+            lines.append("| " + " | ".join([label, str(len(s["runs"])), *cells, *paper, s["verdict_vs_nips"],
+                                            _si(s["macs"]), _budget(s)]) + " |")
         lines.append("")
     lines += ["## Commands", "", "Each finished run's command line (run from the checkout's root); a killed run "
               "continued with `--resume` lists both.", "", "```bash"]

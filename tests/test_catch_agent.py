@@ -261,20 +261,3 @@ def test_the_comparison_table_sends_a_catch_run_to_its_own_table(short_run, caps
 
     assert compare.main([str(short_run)]) == 2
     assert "is a Catch run: this table compares digit classifiers" in capsys.readouterr().err
-
-
-def test_gae_advantages_span_reinforce_and_one_step_differences():
-    from ram.models.play import Play, advantages
-
-    b = torch.tensor([[0.2, 0.5], [0.4, 0.1], [0.6, 0.3]])  # T=3, B=2
-    p = Play(log_probs=torch.zeros(3, 2), entropies=torch.zeros(3, 2), baselines=b, reward=torch.tensor([1.0, 0.0]),
-             moves=torch.zeros(3, 2, dtype=torch.long), locations=torch.zeros(4, 2, 2))
-    assert torch.allclose(advantages(p, 1.0), p.reward[None] - b)  # plain REINFORCE with a baseline
-    after = torch.cat([b[1:], p.reward[None]])
-    assert torch.allclose(advantages(p, 0.0), after - b)  # b_(t+1) - b_t, the reward after the last step
-    delta = after - b
-    lam = 0.5
-    by_hand = torch.stack([delta[0] + lam * delta[1] + lam**2 * delta[2], delta[1] + lam * delta[2], delta[2]])
-    assert torch.allclose(advantages(p, lam), by_hand)
-    with pytest.raises(ConfigError, match="train.gae_lambda=0.9 is for Catch"):
-        load_config(None, ["train.gae_lambda=0.9"])

@@ -89,6 +89,35 @@ def test_reinforce_mean_is_the_sum_over_steps_divided_by_their_count(data_dir):
     assert torch.allclose(averaged["reinforce"] * 3, summed["reinforce"])
 
 
+def test_gae_advantages_span_reinforce_and_one_step_differences():
+    from ram.models.advantage import advantages
+
+    b, reward = torch.tensor([[0.2, 0.5], [0.4, 0.1], [0.6, 0.3]]), torch.tensor([1.0, 0.0])  # L=3, B=2
+    assert torch.allclose(advantages(b, reward, 1.0), reward[None] - b)  # plain REINFORCE with a baseline
+    after = torch.cat([b[1:], reward[None]])
+    assert torch.allclose(advantages(b, reward, 0.0), after - b)  # b_(t+1) - b_t, the reward after the last step
+    delta, lam = after - b, 0.5
+    by_hand = torch.stack([delta[0] + lam * delta[1] + lam**2 * delta[2], delta[1] + lam * delta[2], delta[2]])
+    assert torch.allclose(advantages(b, reward, lam), by_hand)
+
+
+def test_gae_lambda_sets_the_advantage_of_every_location(data_dir):
+    torch.manual_seed(0)
+    model = RAM(glimpse_size=8, scales=1, glimpses=4)
+    env = small_env(data_dir, num_envs=16, glimpses=4)
+    r = rollout(model, env, generator=torch.Generator().manual_seed(0))
+    b = r.baselines.detach()  # 3, 16
+    for lam, advantage in [(1.0, r.reward[None] - b), (0.0, torch.cat([b[1:], r.reward[None]]) - b)]:
+        _, stats = hybrid_loss(r, gae_lambda=lam)
+        assert torch.allclose(stats["reinforce"], -(advantage * r.log_probs).sum(0).mean())
+
+
+def test_gae_lambda_needs_a_sampling_model():
+    assert load_config(None, ["train.gae_lambda=0.5"]).train.gae_lambda == 0.5  # RAM on digits takes it
+    with pytest.raises(ConfigError, match="train.gae_lambda=0.5 weighs the advantages of sampled glimpse"):
+        load_config(None, ["model.name=cnn", "train.gae_lambda=0.5"])
+
+
 def test_schedules_run_from_their_start_to_their_end():
     for kind in ("cosine", "linear", "exponential"):
         assert lr_factor(kind, 0.0, 0.01) == pytest.approx(1.0) and lr_factor(kind, 1.0, 0.01) == pytest.approx(0.01)

@@ -27,7 +27,7 @@ SHAPES = {"mnist28": (28, 0, 8, 1), "translated60": (60, 0, 12, 3), "cluttered60
 def test_every_row_has_a_config_that_loads_and_states_its_budget(data_dir):
     files = sorted((REPO / "configs" / "paper").glob("*.yaml"))
     assert sorted(f.stem for f in files) == sorted(r.name for r in reproduce.ROWS)
-    assert len(files) == 26  # the 24 rows of Tables 1 and 2, and the two random-glimpse controls
+    assert len(files) == 30  # the 24 rows of Tables 1 and 2, the two random-glimpse controls, our CNN on each table
     for f in files:
         cfg = load_config(f)
         assert yaml.safe_load(f.read_text())["train"]["epochs"] == cfg.train.epochs > 0, f
@@ -41,6 +41,8 @@ def test_every_row_has_a_config_that_loads_and_states_its_budget(data_dir):
             assert (cfg.model.glimpse_size, cfg.model.scales, cfg.model.core) == (size, scales, "rnn")
         elif model.startswith("fc"):
             assert (cfg.model.name, cfg.model.fc_hidden) == ("fc", int(model[2:]))
+        elif model == "cnn":  # ours, not the paper's
+            assert cfg.model.name == "cnn"
         else:
             assert cfg.model.name == model == "cnn_paper"
         row = next(r for r in reproduce.ROWS if r.name == f.stem)
@@ -66,7 +68,11 @@ def paper_tables() -> dict[tuple[str, str], tuple]:
 def test_paper_numbers_are_the_shared_reference():
     published = paper_tables()
     for row in reproduce.ROWS:
-        assert (row.nips, row.arxiv, row.sure) == published[row.table, row.label], row.name
+        if row.paper:
+            assert (row.nips, row.arxiv, row.sure) == published[row.table, row.label], row.name
+        else:  # our rows carry no published number, and the paper has no row of that name
+            assert (row.nips, row.arxiv) == (None, None) and (row.table, row.label) not in published, row.name
+    assert sum(r.paper for r in reproduce.ROWS) == len(published) == 26
 
 
 def test_verdict():
@@ -79,8 +85,8 @@ def test_verdict():
 
 def test_row_filter_and_bad_input(capsys, tmp_path):
     assert [r.name for r in reproduce.select("mnist28_ram7,cluttered100_*")] == [
-        "mnist28_ram7", "cluttered100_cnn_paper", "cluttered100_ram4", "cluttered100_ram6", "cluttered100_ram8",
-        "cluttered100_ram8_random"]
+        "mnist28_ram7", "cluttered100_cnn_paper", "cluttered100_cnn", "cluttered100_ram4", "cluttered100_ram6",
+        "cluttered100_ram8", "cluttered100_ram8_random"]
     assert reproduce.main(["--rows", "mnist29_*", "--out", str(tmp_path)]) == 2
     assert "matches no row" in capsys.readouterr().err
     # a bad override stops the sweep before anything trains

@@ -41,6 +41,9 @@ class Model(nn.Module):
         if t.rollouts > 1 and not cls.samples:
             return (f"train.rollouts={t.rollouts} samples glimpse paths, which model.name={name!r} does not take: "
                     "set train.rollouts=1")
+        if t.gae_lambda != 1 and not cls.samples:
+            return (f"train.gae_lambda={t.gae_lambda} weighs the advantages of sampled glimpse locations, which "
+                    f"model.name={name!r} does not take: set train.gae_lambda=1")
         if v.every and not cls.shows_glimpses:
             return (f"view.every={v.every} draws glimpse rollouts, which model.name={name!r} does not make: "
                     "set view.every=0")

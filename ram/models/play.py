@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
+from ram.models.advantage import advantages
+
 if TYPE_CHECKING:
     from envs.catch import CatchVectorEnv
     from ram.models.catch_agent import CatchRAM
@@ -50,21 +52,6 @@ def play(agent: "CatchRAM", env: "CatchVectorEnv", greedy: bool = False, generat
                 torch.stack(screens) if record else None)
 
 
-def advantages(p: Play, lam: float = 1.0) -> torch.Tensor:
-    """(T, B) detached advantages of each step's choices: GAE(lambda) over the baseline's values b_t, the
-    game's one reward R coming after its last step. lambda = 1 gives R - b_t; smaller lambdas lean on the
-    baseline's next value (b_(t+1) - b_t at 0): less variance, more bias while the baseline is poor."""
-    b = p.baselines.detach()  # T, B
-    if lam == 1:
-        return p.reward[None] - b
-    delta = torch.cat([b[1:], p.reward[None]]) - b  # T, B: the value after each step, less the value before
-    out, running = torch.empty_like(delta), torch.zeros_like(delta[0])
-    for t in reversed(range(len(delta))):  # over the game's frames, never over the batch
-        running = delta[t] + lam * running
-        out[t] = running
-    return out
-
-
 def reinforce_loss(p: Play, reinforce_weight: float = 1.0, reduce: str = "sum", entropy_weight: float = 0.0,
                    gae_lambda: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """REINFORCE of the final reward with a learned baseline, plus the baseline's squared error, minus
@@ -73,7 +60,7 @@ def reinforce_loss(p: Play, reinforce_weight: float = 1.0, reduce: str = "sum", 
     Every step of a game shares its return R, the baseline's target; the advantage of each step is
     ``advantages``' (R - b_t by default), from the detached baseline."""
     returns = p.reward[None].expand_as(p.baselines)  # T, B
-    advantage = advantages(p, gae_lambda)
+    advantage = advantages(p.baselines, p.reward, gae_lambda)  # T, B
     terms = advantage * p.log_probs  # T, B
     reinforce = -(terms.sum(0) if reduce == "sum" else terms.mean(0)).mean()
     baseline = F.mse_loss(p.baselines, returns)

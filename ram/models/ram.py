@@ -130,7 +130,7 @@ class RAM(Model):
     def loss(self, env, options: dict, generator, train_cfg) -> tuple[torch.Tensor, dict]:
         options = {**options, "repeats": train_cfg.rollouts}  # M rollouts of each image, on one canvas
         r = rollout(self, env, generator=generator, options=options)
-        return hybrid_loss(r, train_cfg.reinforce_weight, train_cfg.reinforce_reduce)
+        return hybrid_loss(r, train_cfg.reinforce_weight, train_cfg.reinforce_reduce, train_cfg.gae_lambda)
 
     def set_progress(self, progress: float) -> None:
         if self.loc_std_final is not None:  # model.loc_std_final: the exploration noise anneals

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from envs.vector_env import GlimpseVectorEnv
+from ram.models.advantage import advantages
 
 if TYPE_CHECKING:  # ram.py calls into this module: the annotation only
     from ram.models.ram import RAM
@@ -54,17 +55,18 @@ def rollout(model: "RAM", env: GlimpseVectorEnv, deterministic: bool = False, ge
                    env.locations(), torch.stack(seen) if record else None)
 
 
-def hybrid_loss(r: Rollout, reinforce_weight: float = 1.0,
-                reduce: str = "sum") -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def hybrid_loss(r: Rollout, reinforce_weight: float = 1.0, reduce: str = "sum",
+                gae_lambda: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Cross-entropy + REINFORCE with a learned baseline + the baseline's squared error.
 
-    Every location of an episode shares its return R (the final reward); the advantage R - b_t uses a
-    detached baseline, so REINFORCE moves only the policy (the location network, and the core when the
-    model lets it) and the squared error only the baseline network. ``reduce``: the REINFORCE terms of
-    an episode's locations summed (the likelihood-ratio gradient of the episode) or averaged over them."""
+    Every location of an episode shares its return R (the final reward), the baseline's target. The
+    advantage (R - b_t, or GAE(gae_lambda) over the baseline's values) uses a detached baseline, so
+    REINFORCE moves only the policy (the location network, and the core when the model lets it) and the
+    squared error only the baseline network. ``reduce``: the REINFORCE terms of an episode's locations
+    summed (the likelihood-ratio gradient of the episode) or averaged over them."""
     ce = F.cross_entropy(r.logits, r.labels)
     returns = r.reward[None].expand_as(r.baselines)  # L, B (L locations chosen by the policy)
-    advantage = (returns - r.baselines).detach()
+    advantage = advantages(r.baselines, r.reward, gae_lambda)  # L, B
     per_episode = (advantage * r.log_probs).sum(0) if reduce == "sum" else (advantage * r.log_probs).mean(0)
     reinforce = -per_episode.mean() if r.log_probs.numel() else ce.new_zeros(())
     baseline = F.mse_loss(r.baselines, returns) if r.baselines.numel() else ce.new_zeros(())

@@ -119,8 +119,9 @@ class TrainConfig:
                         "episodes)", positive=True)
     reinforce_reduce: str = option("sum", "an episode's REINFORCE terms summed or averaged over its locations",
                                 choices=("sum", "mean"))
-    gae_lambda: float = option(1.0, "Catch: each choice's advantage is GAE(lambda) over the baseline's values; 1 = "
-                               "R - b_t, plain REINFORCE with a baseline (the paper's); 0 = b_(t+1) - b_t",
+    gae_lambda: float = option(1.0, "each choice's advantage (location; Catch: also move) is GAE(lambda) over the "
+                               "baseline's values; 1 = R - b_t, plain REINFORCE with a baseline (the paper's); "
+                               "0 = b_(t+1) - b_t",
                                non_negative=True, check=lambda v: None if v <= 1 else "must lie in [0, 1]")
     entropy: float = option(0.0, "Catch: weight of the move policy's entropy bonus (keeps a sampled policy from "
                             "collapsing onto one move before it has learned anything)", non_negative=True)
@@ -270,9 +271,6 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"model.name={m.name!r} does not play data.benchmark={d.benchmark!r}: use one of {fits}")
     if task == "catch":
         return _validate_game(cfg)
-    if t.gae_lambda != 1:
-        raise ConfigError(f"train.gae_lambda={t.gae_lambda} is for Catch (data.benchmark=catch): a digit is scored "
-                          "once, at the end; set train.gae_lambda=1")
     if t.entropy:
         raise ConfigError(f"train.entropy={t.entropy} is for Catch (data.benchmark=catch): RAM's location policy "
                           "on digits is a Gaussian of fixed std; set train.entropy=0")
