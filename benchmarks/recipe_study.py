@@ -164,8 +164,10 @@ def summarize(out: Path, names: list[str], reference: str = "today") -> list[dic
 
 def verdict(row: dict, base: dict | None) -> str:
     """Against the reference variant: better or worse when the means differ by more than the two seed spreads together."""
-    if base is None or row is base:
+    if row is base:
         return "reference"
+    if base is None:
+        return "no reference run in this folder"
     spread = (row["val_std"] or 0) + (base["val_std"] or 0)
     diff = row["val_mean"] - base["val_mean"]
     if abs(diff) <= spread:

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # `python benchmarks/reproduce.py` imports the checkout's ram/
 
 from ram.tools.compare import CompareError, _duration, _si, load_run  # noqa: E402
-from ram.training.config import ConfigError, load_config  # noqa: E402
+from ram.training.config import ConfigError, keys, load_config  # noqa: E402
 
 CONFIGS = REPO / "configs" / "paper"
 FULL_COMMAND = "python benchmarks/reproduce.py --seeds 3 --device cuda --jobs 4"  # every row, full budget
@@ -246,6 +246,26 @@ def macs_per_image(cfg) -> int:
     return model_macs(build_model(cfg), cfg.data.canvas_size)
 
 
+def config_changes(run_dir: str | Path, cfg) -> list[str]:
+    """KEY=VALUE for each key whose value in the run's saved config.yaml differs from the row's config now:
+    a run of an older version of the config (or of a changed one) must not pass for a run of this one. Keys
+    the run's config lacks came later, with defaults that keep the earlier behaviour."""
+    import yaml
+
+    path = REPO / run_dir / "config.yaml"
+    if not path.is_file():
+        return []
+    saved = yaml.safe_load(path.read_text()) or {}
+    changes = []
+    for key, value, _ in keys(cfg):
+        if f"{key}=".startswith(NEUTRAL) or key == "data.data_dir":
+            continue
+        section, name = key.split(".", 1)
+        if name in (saved.get(section) or {}) and saved[section][name] != value:
+            changes.append(f"{key}={saved[section][name]}")
+    return changes
+
+
 def summarize(row: Row, runs: list[dict]) -> dict:
     cfg = load_config(CONFIGS / f"{row.name}.yaml")
     summary = {"row": row.name, "table": row.table, "label": row.label, "config": f"configs/paper/{row.name}.yaml",
@@ -257,7 +277,7 @@ def summarize(row: Row, runs: list[dict]) -> dict:
         for mode in MODES:
             summary[f"test_error_{mode}"] = mean_std([r[f"test_error_{mode}"] for r in runs])
         summary["wall_time_s"] = mean_std([r["wall_time_s"] for r in runs if r["wall_time_s"] is not None] or [0.0])
-        summary["changed"] = sorted({o for r in runs for o in changed_keys(r["commands"])})
+        summary["changed"] = sorted({o for r in runs for o in changed_keys(r["commands"]) + config_changes(r["run_dir"], cfg)})
         short = [r for r in runs if (r["epochs"] or 0) < budget_epochs and not r["stopped_early"]]
         summary["reduced"] = bool(summary["changed"] or short or any(r["train_size"] for r in runs))
     ours = 100 * summary["test_error_deterministic"]["mean"] if runs else None

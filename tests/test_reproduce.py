@@ -135,6 +135,22 @@ def test_table_from_real_runs(sweep):
         assert f"train.seed={s}" in command and command in md
 
 
+def test_a_run_of_an_older_config_is_marked_changed(sweep, tmp_path):
+    import shutil
+
+    out, _ = sweep
+    run = tmp_path / "mnist28_ram7" / "seed0"
+    shutil.copytree(out / "mnist28_ram7" / "seed0", run)
+    (run / "reproduce.json").write_text(json.dumps({"commands": ["python train.py --config "
+                                                                 "configs/paper/mnist28_ram7.yaml"]}))
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    saved["model"]["loc_std"] = 0.3  # the config said 0.3 when the run was made; it says 0.15 now
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    row = next(r for r in reproduce.ROWS if r.name == "mnist28_ram7")
+    summary = reproduce.summarize(row, reproduce.collect(tmp_path)["mnist28_ram7"])
+    assert "model.loc_std=0.3" in summary["changed"] and summary["reduced"]
+
+
 def test_finished_runs_are_skipped_and_killed_ones_resumed(sweep, capsys):
     out, args = sweep
     seed0, seed1 = out / "mnist28_ram7" / "seed0", out / "mnist28_ram7" / "seed1"
