@@ -227,15 +227,9 @@ def verdict(ours_pct: float | None, paper_pct: float | None) -> str:
     return "meets" if ours_pct <= paper_pct + 1e-9 else f"**MISSES** (+{ours_pct - paper_pct:.2f})"
 
 
-# overrides that leave the experiment as the paper config states it (where and how fast it runs)
-NEUTRAL = ("train.seed=", "train.device=", "train.threads=", "train.log_every=", "train.checkpoint_every=",
-           "logger.", "eval.batch_size=", "train.epochs=", "data.train_size=")  # the last two: see "reduced"
-
-
-def changed_keys(commands: list[str]) -> list[str]:
-    """The overrides in a run's commands that change the experiment itself (e.g. model.glimpses=2)."""
-    words = [w for c in commands for w in shlex.split(c)]
-    return [w for w in words if "=" in w and not w.startswith("-") and not w.startswith(NEUTRAL)]
+# keys that leave the experiment as the paper config states it (where and how fast it runs, where the data is)
+NEUTRAL = ("train.seed", "train.device", "train.threads", "train.log_every", "train.checkpoint_every", "logger.",
+           "eval.batch_size", "data.data_dir", "train.epochs", "data.train_size")  # the last two: see "reduced"
 
 
 def macs_per_image(cfg) -> int:
@@ -247,9 +241,10 @@ def macs_per_image(cfg) -> int:
 
 
 def config_changes(run_dir: str | Path, cfg) -> list[str]:
-    """KEY=VALUE for each key whose value in the run's saved config.yaml differs from the row's config now:
-    a run of an older version of the config (or of a changed one) must not pass for a run of this one. Keys
-    the run's config lacks came later, with defaults that keep the earlier behaviour."""
+    """KEY=VALUE for each key whose value in the run's saved config.yaml differs from the row's config now.
+    That covers the run's command-line overrides (e.g. model.glimpses=2), and a run of an older version of
+    the config must not pass for a run of this one. Keys the run's config lacks came later, with defaults
+    that keep the earlier behaviour."""
     import yaml
 
     path = REPO / run_dir / "config.yaml"
@@ -258,7 +253,7 @@ def config_changes(run_dir: str | Path, cfg) -> list[str]:
     saved = yaml.safe_load(path.read_text()) or {}
     changes = []
     for key, value, _ in keys(cfg):
-        if f"{key}=".startswith(NEUTRAL) or key == "data.data_dir":
+        if key.startswith(NEUTRAL):
             continue
         section, name = key.split(".", 1)
         if name in (saved.get(section) or {}) and saved[section][name] != value:
@@ -272,13 +267,12 @@ def summarize(row: Row, runs: list[dict]) -> dict:
                "paper": {"nips_pct": row.nips, "arxiv_pct": row.arxiv, "confidence": row.sure}, "headline": row.headline,
                "in_paper": row.paper, "budget_epochs": cfg.train.epochs, "macs": macs_per_image(cfg), "runs": runs,
                "seeds": [r["seed"] for r in runs]}
-    budget_epochs = cfg.train.epochs
     if runs:
         for mode in MODES:
             summary[f"test_error_{mode}"] = mean_std([r[f"test_error_{mode}"] for r in runs])
         summary["wall_time_s"] = mean_std([r["wall_time_s"] for r in runs if r["wall_time_s"] is not None] or [0.0])
-        summary["changed"] = sorted({o for r in runs for o in changed_keys(r["commands"]) + config_changes(r["run_dir"], cfg)})
-        short = [r for r in runs if (r["epochs"] or 0) < budget_epochs and not r["stopped_early"]]
+        summary["changed"] = sorted({o for r in runs for o in config_changes(r["run_dir"], cfg)})
+        short = [r for r in runs if (r["epochs"] or 0) < cfg.train.epochs and not r["stopped_early"]]
         summary["reduced"] = bool(summary["changed"] or short or any(r["train_size"] for r in runs))
     ours = 100 * summary["test_error_deterministic"]["mean"] if runs else None
     summary["verdict_vs_nips"] = verdict(ours, row.nips)
