@@ -19,15 +19,14 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
-import platform
-import shlex
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # `python benchmarks/recipe_study.py` imports benchmarks.jobs from the checkout
+
+from benchmarks.jobs import Job, run_jobs  # noqa: E402
 
 # name -> (overrides, what it tests). 'today' is the recipe before the study; each other variant changes it.
 VARIANTS: dict[str, tuple[list[str], str]] = {
@@ -90,7 +89,7 @@ def rollouts_of(overrides: list[str]) -> int:
 def command(name: str, seed: int, run_dir: Path, args, resume: bool) -> list[str]:
     overrides = overrides_of(name, args.set)
     epochs = max(1, round(args.epochs / rollouts_of(overrides)))  # the same episodes for every variant
-    cmd = [sys.executable, "train.py"]
+    cmd = ["python", "train.py"]
     cmd += ["--out", shown(run_dir), "--resume"] if resume else ["--config", args.config, "--out", shown(run_dir)]
     if args.data_dir:
         cmd += ["--data-dir", args.data_dir]
@@ -101,38 +100,10 @@ def command(name: str, seed: int, run_dir: Path, args, resume: bool) -> list[str
 
 
 def run_all(todo: list[tuple[str, int, Path]], args) -> int:
-    queue, running, failed = [], [], 0
-    for name, seed, run_dir in todo:
-        if (run_dir / "results.json").is_file():
-            continue
-        resume = (run_dir / "checkpoints" / "last.pt").is_file()
-        queue.append((name, seed, run_dir, command(name, seed, run_dir, args, resume)))
-    while queue or running:
-        while queue and len(running) < args.jobs:
-            name, seed, run_dir, cmd = queue.pop(0)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            meta_path = run_dir / "study.json"
-            meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"commands": []}
-            meta["commands"].append(shlex.join(["python", *cmd[1:]]))
-            meta.update(variant=name, host=platform.node())
-            meta_path.write_text(json.dumps(meta, indent=2) + "\n")
-            log = open(run_dir / "train.log", "a")
-            print(f"start {name} seed {seed}", flush=True)
-            running.append((name, seed, run_dir, subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT),
-                            log, time.perf_counter()))
-        time.sleep(0.5)
-        for item in [r for r in running if r[3].poll() is not None]:
-            name, seed, run_dir, proc, log, t0 = item
-            running.remove(item)
-            log.close()
-            if proc.returncode != 0:
-                failed += 1
-                print(f"FAILED {name} seed {seed} (exit {proc.returncode}): see {shown(run_dir)}/train.log", flush=True)
-            else:
-                res = json.loads((run_dir / "results.json").read_text())
-                print(f"done  {name} seed {seed} in {time.perf_counter() - t0:.0f}s: best val "
-                      f"{100 * res['val_error_best']:.2f}%", flush=True)
-    return failed
+    jobs = [Job(f"{name} seed {seed}", run_dir, command(name, seed, run_dir, args,
+                                                       (run_dir / "checkpoints" / "last.pt").is_file()), {"variant": name})
+            for name, seed, run_dir in todo if not (run_dir / "results.json").is_file()]
+    return run_jobs(jobs, args.jobs, "study.json", lambda res: f"best val {100 * res['val_error_best']:.2f}%")
 
 
 def summarize(out: Path, names: list[str], reference: str = "today") -> list[dict]:

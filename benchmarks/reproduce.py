@@ -18,18 +18,17 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import json
-import platform
 import shlex
 import statistics
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # `python benchmarks/reproduce.py` imports the checkout's ram/
 
+from benchmarks.jobs import Job, run_jobs  # noqa: E402
 from ram.tools.compare import CompareError, _duration, _si, load_run  # noqa: E402
 from ram.training.config import ConfigError, keys, load_config  # noqa: E402
 
@@ -153,45 +152,19 @@ def plan(rows: list[Row], out: Path, seeds: int) -> list[tuple[Row, int, Path]]:
 
 def run_sweep(todo: list[tuple[Row, int, Path]], args) -> int:
     """Train every (row, seed) without results.json, `args.jobs` at a time. Returns the number that failed."""
-    queue, running, failed, gpu = [], [], 0, gpu_name()
+    jobs, gpu = [], gpu_name()
     for row, seed, run_dir in todo:
         if (run_dir / "results.json").is_file():
             print(f"skip {row.name} seed {seed}: {shown(run_dir)}/results.json exists")
             continue
         resume = (run_dir / "checkpoints" / "last.pt").is_file()
-        queue.append((row, seed, run_dir, train_command(row, seed, run_dir, args, resume)))
+        jobs.append(Job(f"{row.name} seed {seed}", run_dir, train_command(row, seed, run_dir, args, resume), {"gpu": gpu}))
     if args.dry_run:
-        for *_, cmd in queue:
-            print(shlex.join(cmd))
+        for job in jobs:
+            print(shlex.join(job.cmd))
         return 0
-    while queue or running:
-        while queue and len(running) < args.jobs:
-            row, seed, run_dir, cmd = queue.pop(0)
-            run_dir.mkdir(parents=True, exist_ok=True)
-            meta_path = run_dir / "reproduce.json"
-            meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"commands": []}
-            meta["commands"].append(shlex.join(cmd))
-            meta.update(host=platform.node(), gpu=gpu)
-            meta_path.write_text(json.dumps(meta, indent=2) + "\n")
-            log = open(run_dir / "train.log", "a")
-            print(f"start {row.name} seed {seed}: {shlex.join(cmd)}", flush=True)
-            proc = subprocess.Popen([sys.executable, *cmd[1:]], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-            running.append((row, seed, run_dir, proc, log, time.perf_counter()))
-        time.sleep(0.2)
-        for item in [r for r in running if r[3].poll() is not None]:
-            row, seed, run_dir, proc, log, t0 = item
-            running.remove(item)
-            log.close()
-            took = time.perf_counter() - t0
-            if proc.returncode == 0 and (run_dir / "results.json").is_file():
-                res = json.loads((run_dir / "results.json").read_text())
-                print(f"done  {row.name} seed {seed} in {took:.0f}s: test error deterministic "
-                      f"{100 * res['test_error_deterministic']:.2f}%", flush=True)
-            else:
-                failed += 1
-                print(f"FAILED {row.name} seed {seed} (exit {proc.returncode}) after {took:.0f}s: see "
-                      f"{shown(run_dir)}/train.log", flush=True)
-    return failed
+    return run_jobs(jobs, args.jobs, "reproduce.json",
+                    lambda res: f"test error deterministic {100 * res['test_error_deterministic']:.2f}%")
 
 
 def collect(out: Path) -> dict[str, list[dict]]:

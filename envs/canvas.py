@@ -32,11 +32,14 @@ def paste(canvas: torch.Tensor, patches: torch.Tensor, ys: torch.Tensor, xs: tor
 
 
 def make_canvases(images: torch.Tensor, index: torch.Tensor, canvas_size: int, distractors: int = 0,
-                  distractor_size: int = 8, generator: torch.Generator | None = None) -> torch.Tensor:
+                  distractor_size: int = 8, generator: torch.Generator | None = None,
+                  return_corners: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Canvases (B, S, S) float32 in 0..255 for the digits images[index].
 
     images: (N, 28, 28) uint8, the pool that both targets and distractors come from (one split).
     index: (B,) long, which digits are the targets. A 28x28 canvas without clutter is the centred digit.
+    return_corners: also return each target's top-left pixel (x, y), (B, 2) long, for analyses of where
+    the agent looked; the draws, and so the canvases, are the same either way.
     """
     if canvas_size < DIGIT:
         raise ValueError(f"canvas_size {canvas_size} is smaller than a {DIGIT}x{DIGIT} digit")
@@ -58,18 +61,24 @@ def make_canvases(images: torch.Tensor, index: torch.Tensor, canvas_size: int, d
     else:
         ty, tx = torch.randint(canvas_size - DIGIT + 1, (2, B, 1), **rand)
     paste(canvas, images[index][:, None], ty, tx)
-    return canvas.clamp_(max=255.0)
+    canvas.clamp_(max=255.0)
+    return (canvas, torch.cat([tx, ty], 1)) if return_corners else canvas
 
 
 def fixed_canvases(images: torch.Tensor, canvas_size: int, distractors: int, seed: int,
-                   distractor_size: int = 8, chunk: int = 2000) -> torch.Tensor:
+                   distractor_size: int = 8, chunk: int = 2000,
+                   return_corners: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """One canvas per digit, (N, S, S) uint8, identical on every machine and device for a given seed.
 
     Built on the CPU with its own generator, so validation and test images never depend on the
-    training device, the batch size or the run's seed."""
+    training device, the batch size or the run's seed. return_corners: also the targets' top-left
+    pixels (N, 2), as make_canvases gives them."""
     generator = torch.Generator().manual_seed(seed)
     images = images.cpu()
-    out = [make_canvases(images, torch.arange(i, min(i + chunk, len(images))), canvas_size, distractors,
-                         distractor_size, generator).to(torch.uint8)
-           for i in range(0, len(images), chunk)]
-    return torch.cat(out)
+    canvases, corners = [], []
+    for i in range(0, len(images), chunk):  # in chunks, each stored as uint8 at once: float canvases are 4x larger
+        canvas, xy = make_canvases(images, torch.arange(i, min(i + chunk, len(images))), canvas_size, distractors,
+                                   distractor_size, generator, return_corners=True)
+        canvases.append(canvas.to(torch.uint8))
+        corners.append(xy)
+    return (torch.cat(canvases), torch.cat(corners)) if return_corners else torch.cat(canvases)

@@ -65,3 +65,17 @@ def test_training_canvases_are_fresh(data_dir):
     first = make_canvases(images, torch.arange(64), 60, 4, generator=g)
     second = make_canvases(images, torch.arange(64), 60, 4, generator=g)
     assert not torch.equal(first, second)
+
+
+def test_returned_corners_locate_the_target_and_change_no_draw(data_dir):
+    images, _ = digits("val", data_dir)
+    plain = fixed_canvases(images[:300], 60, 4, seed=0, chunk=128)
+    canvases, corners = fixed_canvases(images[:300], 60, 4, seed=0, chunk=128, return_corners=True)
+    assert torch.equal(canvases, plain)  # asking for the corners draws nothing more
+    assert corners.shape == (300, 2) and corners.min() >= 0 and corners.max() <= 60 - 28
+    # the whole digit lies at its corner (clutter only adds to it), and the corners are not all one place
+    x, y = corners[:, 0, None, None], corners[:, 1, None, None]
+    rows, cols = y + torch.arange(28)[:, None], x + torch.arange(28)
+    under = canvases[torch.arange(300)[:, None, None], rows, cols]  # N, 28, 28: the canvas at the target's box
+    assert (under >= images[:300]).all()
+    assert len(set(corners[:, 0].tolist())) > 10

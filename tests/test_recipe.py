@@ -1,7 +1,6 @@
 """The recipe switches: each does what its config key says, and the default keeps the earlier behaviour."""
 
 import json
-import math
 
 import pytest
 import torch
