@@ -205,6 +205,9 @@ NEUTRAL = ("train.seed", "train.device", "train.threads", "train.log_every", "tr
            "eval.batch_size", "data.data_dir", "train.epochs", "data.train_size")  # the last two: see "reduced"
 
 
+PLATEAU_ONLY = ("train.lr_gamma", "train.lr_patience")
+
+
 def macs_per_image(cfg) -> int:
     """One image's inference cost of a row's model, counted from its config (no run needed)."""
     from ram.build import build_model  # only here: the rest of the table needs no torch
@@ -224,9 +227,11 @@ def config_changes(run_dir: str | Path, cfg) -> list[str]:
     if not path.is_file():
         return []
     saved = yaml.safe_load(path.read_text()) or {}
+    # the plateau schedule's own keys do nothing under any other schedule: they change no experiment then
+    idle = () if "plateau" in (cfg.train.lr_schedule, (saved.get("train") or {}).get("lr_schedule")) else PLATEAU_ONLY
     changes = []
     for key, value, _ in keys(cfg):
-        if key.startswith(NEUTRAL):
+        if key.startswith(NEUTRAL) or key in idle:
             continue
         section, name = key.split(".", 1)
         if name in (saved.get(section) or {}) and saved[section][name] != value:

@@ -15,9 +15,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import logger, spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from envs.batched import BatchedGlimpseEnv
 from envs.render import render_glimpses
 from envs.retina import Retina
 
@@ -66,7 +67,7 @@ def fixed_starts(split: str, screen_size: int, paddle_width: int, ball_speed: in
     return torch.from_numpy(np.stack([ball_x, speed - ball_speed, paddle_x], 1)).long()
 
 
-class CatchVectorEnv(VectorEnv):
+class CatchVectorEnv(BatchedGlimpseEnv):
     """Catch a falling ball with a paddle, seeing the screen only through glimpses, a batch at a time.
 
     ## Description
@@ -145,12 +146,7 @@ class CatchVectorEnv(VectorEnv):
                  glimpse_size: int = 6, scales: int = 3, split: str = "train", episode_seed: int = 0,
                  start: str = "center", device: str | torch.device = "cpu", backend: str = "numpy",
                  render_mode: str | None = None):
-        if backend not in ("numpy", "torch"):
-            raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
-        if start not in ("center", "random"):
-            raise ValueError(f"start must be 'center' or 'random', got {start!r}")
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.check_modes(backend, start, render_mode)
         if split not in ("train", "val", "test"):
             raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
         for name, value in (("num_envs", num_envs), ("screen_size", screen_size), ("paddle_width", paddle_width),
@@ -196,12 +192,6 @@ class CatchVectorEnv(VectorEnv):
         """Steps of an episode that starts on the top row: screen_size - 1."""
         return self.screen_size - 1
 
-    def _out(self, x: torch.Tensor):
-        return x.cpu().numpy() if self.backend == "numpy" else x
-
-    def _reward(self, x: torch.Tensor):
-        return x.cpu().numpy().astype(np.float64) if self.backend == "numpy" else x
-
     def _user_ints(self, name: str, value, shape: tuple[int, ...]) -> torch.Tensor:
         """A (long) tensor of the given shape on the device; shapes checked always, values by the caller."""
         tensor = torch.as_tensor(value, device=self.device)
@@ -216,23 +206,12 @@ class CatchVectorEnv(VectorEnv):
         B, rand = self.num_envs, dict(generator=self.generator, device=self.device)
         if "state" in options:
             return self._given_state(options["state"])
-        repeats = options.get("repeats", 1)
-        if not isinstance(repeats, (int, np.integer)) or repeats < 1 or B % repeats:
-            raise ValueError(f"options['repeats']={repeats!r} must be a positive divisor of num_envs={B}")
+        repeats = self._repeats(options)
         n = B // repeats
         if "indices" in options:
             if self._fixed is None:
                 raise ValueError("options['indices'] picks fixed episodes, which only split='val' or 'test' holds")
-            given = options["indices"]
-            if not torch.is_tensor(given):  # user input: checked here (tensors from a trainer: no host sync)
-                given = np.asarray(given)
-                if given.size and (given.min() < 0 or given.max() >= self.size):
-                    raise ValueError(f"options['indices'] must lie in [0, {self.size}) for split {self.split!r}")
-            index = torch.as_tensor(given, device=self.device).long()
-            if index.shape != (n,):
-                held = f"num_envs={B}" if repeats == 1 else f"num_envs/repeats={n}"
-                raise ValueError(f"options['indices'] must hold {held} indices, got shape {tuple(index.shape)}")
-            starts = self._fixed[index]
+            starts = self._fixed[self._indices(options, n)]
         elif self._fixed is not None:
             starts = self._fixed[torch.randint(self.size, (n,), **rand)]
         else:
@@ -272,10 +251,6 @@ class CatchVectorEnv(VectorEnv):
         """The game state (B, 4) long: ball_x, ball_y, vx, paddle_x (the layout of options['state'])."""
         return torch.stack([self._ball_x, torch.full_like(self._ball_x, self._row), self._vx, self._paddle_x], 1)
 
-    def locations(self) -> torch.Tensor:
-        """Locations of the glimpses taken so far in this episode, (glimpses taken, B, 2)."""
-        return torch.stack(self._locs)
-
     def _look(self, loc: torch.Tensor) -> dict:
         """A glimpse of the current frame at loc (B, 2), as new arrays (the env keeps its own loc)."""
         self._locs.append(loc)
@@ -283,30 +258,17 @@ class CatchVectorEnv(VectorEnv):
         return {"glimpse": self._out(glimpse), "loc": self._out(loc.clone())}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        if seed is not None and not isinstance(seed, (int, np.integer)):
-            raise ValueError(f"seed must be an int (it seeds the whole batch) or None, got {type(seed).__name__}")
-        super().reset(seed=seed)
-        if seed is not None:
-            self.generator.manual_seed(int(seed))
-        B, options = self.num_envs, options or {}
+        self._seed(seed)
+        options = options or {}
         starts, self._row = self._starts(options)
         self._ball_x, self._vx, self._paddle_x = starts.unbind(1)
-        if "loc" in options:
-            loc = torch.as_tensor(options["loc"], dtype=torch.float32, device=self.device).clamp(-1, 1)
-            if loc.shape != (B, 2):
-                raise ValueError(f"options['loc'] must have shape (num_envs, 2) = ({B}, 2), got {tuple(loc.shape)}")
-        elif self.start == "center":
-            loc = torch.zeros(B, 2, device=self.device)
-        else:
-            loc = torch.rand(B, 2, generator=self.generator, device=self.device) * 2 - 1
+        loc = self._first_location(options)
         self._autoreset, self._locs = False, []
         return self._look(loc), {}
 
     def step(self, actions: dict):
-        if self._autoreset:  # next-step autoreset: every sub-environment ends together
-            obs, info = self.reset()
-            zeros = torch.zeros(self.num_envs, device=self.device)
-            return obs, self._reward(zeros), self._out(zeros.bool()), self._out(zeros.bool()), info
+        if self._autoreset:
+            return self._autoreset_step()
         if self._ball_x is None:
             raise RuntimeError("call reset() before step()")
         if not isinstance(actions, dict) or actions.get("move") is None or actions.get("loc") is None:
@@ -331,17 +293,6 @@ class CatchVectorEnv(VectorEnv):
         obs = self._look(loc.clamp(-1, 1))
         terminated = torch.full((B,), done, dtype=torch.bool, device=self.device)
         return obs, self._reward(reward), self._out(terminated), self._out(torch.zeros_like(terminated)), {}
-
-    def split_batches(self):
-        """Yields (options, valid) that cover the fixed episodes of 'val' or 'test' once, num_envs at a
-        time, for ``reset(options=options)``: the last batch wraps around to the start, and ``valid``
-        (B,) bool marks its entries that are not repeats."""
-        if self._fixed is None:
-            raise ValueError("split_batches() covers fixed episodes, which only split='val' or 'test' holds")
-        N, B = self.size, self.num_envs
-        for first in range(0, N, B):
-            index = torch.arange(first, first + B, device=self.device)
-            yield {"indices": index % N}, index < N
 
     def render(self):
         """One RGB frame per sub-environment (a tuple): the screen and the boxes of the last glimpse."""

@@ -7,9 +7,10 @@ import functools
 import numpy as np
 import torch
 from gymnasium import logger, spaces
-from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from envs.batched import BatchedGlimpseEnv
 from envs.canvas import fixed_canvases, make_canvases
 from envs.data import digits
 from envs.datasets import get_dataset
@@ -37,7 +38,7 @@ def glimpse_spaces(glimpse_size: int, scales: int, classes: int = 10) -> tuple[s
     return observation, action
 
 
-class GlimpseVectorEnv(VectorEnv):
+class GlimpseVectorEnv(BatchedGlimpseEnv):
     """Classify an MNIST canvas seen only through T multi-resolution glimpses, a batch at a time.
 
     ## Description
@@ -108,12 +109,7 @@ class GlimpseVectorEnv(VectorEnv):
                  val_size: int = 5000, train_size: int | None = None, canvas_seed: int = 0, start: str = "center",
                  device: str | torch.device = "cpu", backend: str = "numpy", render_mode: str | None = None,
                  dataset: str = "mnist", verify: bool = True):
-        if backend not in ("numpy", "torch"):
-            raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
-        if start not in ("center", "random"):
-            raise ValueError(f"start must be 'center' or 'random', got {start!r}")
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.check_modes(backend, start, render_mode)
         if glimpses < 1:
             raise ValueError(f"glimpses must be at least 1, got {glimpses}")
         get_dataset(dataset)  # an unknown name fails here, before any file is looked for
@@ -143,12 +139,6 @@ class GlimpseVectorEnv(VectorEnv):
         """How many digits (train) or fixed canvases (val/test) the split holds."""
         return len(self._all_labels)
 
-    def _out(self, x: torch.Tensor):
-        return x.cpu().numpy() if self.backend == "numpy" else x
-
-    def _reward(self, x: torch.Tensor):
-        return x.cpu().numpy().astype(np.float64) if self.backend == "numpy" else x
-
     def _look(self, loc: torch.Tensor) -> dict:
         """Take a glimpse at loc (B, 2), keep it, and return it as an observation."""
         self._locs.append(loc)
@@ -160,29 +150,14 @@ class GlimpseVectorEnv(VectorEnv):
         return {"glimpse": self._out(self._glimpse.clone()), "loc": self._out(self._locs[-1].clone())}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        if seed is not None and not isinstance(seed, (int, np.integer)):
-            raise ValueError(f"seed must be an int (it seeds the whole batch) or None, got {type(seed).__name__}")
-        super().reset(seed=seed)
-        if seed is not None:
-            self.generator.manual_seed(int(seed))
-        B, rand = self.num_envs, dict(generator=self.generator, device=self.device)
+        self._seed(seed)
         options = options or {}
-        repeats = int(options.get("repeats", 1))
-        if repeats < 1 or B % repeats:
-            raise ValueError(f"options['repeats']={repeats} must be a positive divisor of num_envs={B}")
-        n = B // repeats  # distinct canvases in the batch
+        repeats = self._repeats(options)
+        n = self.num_envs // repeats  # distinct canvases in the batch
         if "indices" in options:
-            given = options["indices"]
-            if not torch.is_tensor(given):  # user input: check it here (tensors from the trainer: no host sync)
-                given = np.asarray(given)
-                if given.size and (given.min() < 0 or given.max() >= self.size):
-                    raise ValueError(f"options['indices'] must lie in [0, {self.size}) for split {self.split!r}")
-            index = torch.as_tensor(given, device=self.device).long()
-            if index.shape != (n,):
-                held = f"num_envs={B}" if repeats == 1 else f"num_envs/repeats={n}"
-                raise ValueError(f"options['indices'] must hold {held} indices, got shape {tuple(index.shape)}")
+            index = self._indices(options, n)
         else:
-            index = torch.randint(self.size, (n,), **rand)
+            index = torch.randint(self.size, (n,), generator=self.generator, device=self.device)
         self._canvas = self._table = self._glimpse = None  # free the last episode's buffers for this one's
         if self.split == "train":
             canvas = make_canvases(self._images, index, self.canvas_size, self.distractors, generator=self.generator)
@@ -191,22 +166,13 @@ class GlimpseVectorEnv(VectorEnv):
         tile = (lambda x: x) if repeats == 1 else (lambda x: x.repeat_interleave(repeats, 0))  # rollouts side by side
         self._table = tile(self.retina.integral(canvas))  # B, S+1, S+1
         self._canvas, self._labels = tile(canvas), tile(self._all_labels[index])  # B, S, S and B
-        if "loc" in options:
-            loc = torch.as_tensor(options["loc"], dtype=torch.float32, device=self.device).clamp(-1, 1)
-            if loc.shape != (B, 2):
-                raise ValueError(f"options['loc'] must have shape (num_envs, 2) = ({B}, 2), got {tuple(loc.shape)}")
-        elif self.start == "center":
-            loc = torch.zeros(B, 2, device=self.device)
-        else:
-            loc = torch.rand(B, 2, **rand) * 2 - 1
+        loc = self._first_location(options)
         self._t, self._autoreset, self._locs = 0, False, []
         return self._look(loc), {}
 
     def step(self, actions: dict):
-        if self._autoreset:  # next-step autoreset: every sub-environment ends together
-            obs, info = self.reset()
-            zeros = torch.zeros(self.num_envs, device=self.device)
-            return obs, self._reward(zeros), self._out(zeros.bool()), self._out(zeros.bool()), info
+        if self._autoreset:
+            return self._autoreset_step()
         if self._table is None:
             raise RuntimeError("call reset() before step()")
         self._t += 1
@@ -229,15 +195,6 @@ class GlimpseVectorEnv(VectorEnv):
             obs = self._look(torch.as_tensor(actions["loc"], dtype=torch.float32, device=self.device).clamp(-1, 1))
         return obs, self._reward(reward), self._out(terminated), self._out(truncated), info
 
-    def split_batches(self):
-        """Yields (options, valid) that cover the whole split once, num_envs at a time, for
-        ``reset(options=options)``: the last batch wraps around to the start, and ``valid`` (B,) bool
-        marks its entries that are not repeats."""
-        N, B = self.size, self.num_envs
-        for start in range(0, N, B):
-            index = torch.arange(start, start + B, device=self.device)
-            yield {"indices": index % N}, index < N
-
     def canvases(self) -> torch.Tensor:
         """The current canvases (B, S, S) in 0..255 and, with ``locations()``, what rendering needs."""
         return self._canvas
@@ -245,10 +202,6 @@ class GlimpseVectorEnv(VectorEnv):
     def labels(self) -> torch.Tensor:
         """The true digits (B,) of the current canvases (full-image baselines train on them)."""
         return self._labels
-
-    def locations(self) -> torch.Tensor:
-        """Locations of the glimpses taken so far in this episode, (glimpses taken, B, 2); T at the end."""
-        return torch.stack(self._locs)
 
     def render(self):
         """One RGB frame per sub-environment (a tuple): the canvas, the path so far and the last glimpse's boxes."""

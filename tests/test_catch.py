@@ -15,6 +15,7 @@ import envs  # noqa: F401  (registers the ids)
 from envs import CATCH_ID, CatchEnv, CatchVectorEnv
 from envs.catch import SPLIT_SIZE, fixed_starts, random_agent_catch_rate
 from envs.wrappers import FlatAction, FlatActionVector
+from env_checks import assert_fresh_arrays, batch_of
 
 REPO = Path(__file__).resolve().parents[1]
 LEFT, STAY, RIGHT = 0, 1, 2
@@ -56,21 +57,11 @@ def play(env, actions, seed=None, options=None):
     return out + [env.step(a) for a in actions]
 
 
-def as_numpy(x):
-    if isinstance(x, dict):
-        return {k: as_numpy(v) for k, v in x.items()}
-    if isinstance(x, (tuple, list)):
-        return type(x)(as_numpy(v) for v in x)
-    return x.cpu().numpy().copy() if isinstance(x, torch.Tensor) else x
-
 
 def single_actions(n, seed=0):
     rng = np.random.default_rng(seed)
     return [{"loc": rng.uniform(-1, 1, 2).astype(np.float32), "move": int(rng.integers(3))} for _ in range(n)]
 
-
-def batch_of(single):
-    return {"loc": np.stack([a["loc"] for a in single]), "move": np.array([a["move"] for a in single])}
 
 
 def test_check_env_passes_with_warnings_as_errors_and_make_vec_gives_the_native_vector_env():
@@ -317,28 +308,9 @@ def test_render_rgb_array_draws_the_screen_with_the_glimpse_boxes():
 ], ids=["single", "vector-numpy", "vector-torch"])
 def test_every_step_returns_fresh_arrays(make):
     """Scribbling over everything an env returned (and over the actions given to it) changes nothing."""
-    clean, scribbled = make(), make()
-    vector = isinstance(clean, CatchVectorEnv)
-    actions = [batch_of(single_actions(2, seed=t)) if vector else single_actions(1, seed=t)[0]
-               for t in range(25 if vector else 23)]
-
-    def scribble(x):
-        for value in (x.values() if isinstance(x, dict) else [x]):
-            if isinstance(value, (np.ndarray, torch.Tensor)):
-                value[...] = 7
-
-    outputs = as_numpy([clean.reset(seed=1)] + [clean.step(a) for a in actions])
-    obs, _ = scribbled.reset(seed=1)
-    scribble(obs)
-    for t, action in enumerate(actions):
-        mine = {k: np.array(v, copy=True) for k, v in action.items()}
-        result = scribbled.step(mine)
-        scribble(mine)
-        assert data_equivalence(as_numpy(result), outputs[t + 1], exact=True)
-        for part in result:
-            scribble(part)
-    if vector:
-        assert torch.equal(clean.locations(), scribbled.locations()) and torch.equal(clean.state(), scribbled.state())
+    vector = isinstance(make(), CatchVectorEnv)
+    assert_fresh_arrays(make, [batch_of(single_actions(2, seed=t)) if vector else single_actions(1, seed=t)[0]
+                               for t in range(25 if vector else 23)])
 
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

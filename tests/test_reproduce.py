@@ -151,6 +151,22 @@ def test_a_run_of_an_older_config_is_marked_changed(sweep, tmp_path):
     assert "model.loc_std=0.3" in summary["changed"] and summary["reduced"]
 
 
+def test_plateau_keys_count_only_where_a_plateau_schedule_runs(sweep, tmp_path):
+    import shutil
+
+    out, _ = sweep
+    run = tmp_path / "seed0"
+    shutil.copytree(out / "mnist28_ram7" / "seed0", run)
+    cfg = load_config(REPO / "configs" / "paper" / "mnist28_ram7.yaml")
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    patience = f"train.lr_patience={cfg.train.lr_patience + 3}"
+    for schedule, counts in (("cosine", False), ("plateau", True)):
+        cfg.train.lr_schedule = saved["train"]["lr_schedule"] = schedule
+        saved["train"]["lr_patience"] = cfg.train.lr_patience + 3
+        (run / "config.yaml").write_text(yaml.safe_dump(saved))
+        assert (patience in reproduce.config_changes(run, cfg)) is counts  # cosine decay never reads the patience
+
+
 def test_finished_runs_are_skipped_and_killed_ones_resumed(sweep, capsys):
     out, args = sweep
     seed0, seed1 = out / "mnist28_ram7" / "seed0", out / "mnist28_ram7" / "seed1"
