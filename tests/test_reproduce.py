@@ -116,7 +116,8 @@ def test_table_from_real_runs(sweep):
         assert row[f"test_error_{mode}"]["mean"] == pytest.approx(statistics.mean(values))
         assert row[f"test_error_{mode}"]["std"] == pytest.approx(statistics.stdev(values))
     det = [100 * r["test_error_deterministic"] for r in results]
-    assert row["verdict_vs_nips"] == reproduce.verdict(statistics.mean(det), 1.07)
+    mean_pct = 100 * statistics.mean(r["test_error_deterministic"] for r in results)  # as the table rounds it
+    assert row["verdict_vs_nips"] == reproduce.verdict(mean_pct, 1.07)
     if statistics.mean(det) > 1.07:  # one epoch on 256 digits: always, but the check follows the numbers
         assert row["verdict_vs_nips"].startswith("**MISSES**")
     assert row["changed"] == ["data.val_size=500", "eval.mc_samples=2", "model.glimpses=2"]
@@ -126,7 +127,8 @@ def test_table_from_real_runs(sweep):
     single = [r["test_error_single"] for r in results]
     cell = f"{100 * statistics.mean(single):.2f} ± {100 * statistics.stdev(single):.2f}"
     line = next(line for line in md.splitlines() if "(`mnist28_ram7`)" in line)
-    assert f"| 2 | {cell} |" in line and "| 1.07 |" in line and "1/400 epochs, 256 digits, cpu" in line
+    budget = load_config(REPO / "configs" / "paper" / "mnist28_ram7.yaml").train.epochs
+    assert f"| 2 | {cell} |" in line and "| 1.07 |" in line and f"1/{budget} epochs, 256 digits, cpu" in line
     assert "changed: data.val_size=500, eval.mc_samples=2, model.glimpses=2" in line
     assert md.count("| not run | not run | not run |") == len(reproduce.ROWS) - 1
     for s in (0, 1):  # each run's exact command is in the table and in its run dir
