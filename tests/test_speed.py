@@ -45,6 +45,23 @@ def test_amp_trains_on_cpu_with_an_fp32_policy(data_dir, tmp_path):
     assert step.mean.dtype == torch.float32 and step.loc.dtype == torch.float32
 
 
+def test_amp_on_a_cpu_that_emulates_bf16_says_it_will_be_slow():
+    import warnings
+
+    from ram.training.speed import cpu_has_bf16
+
+    cfg = load_config(None, ["train.amp=true"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        configure(RAM(), cfg.train, torch.device("cpu"))
+    slow = [w for w in caught if "bf16 is emulated" in str(w.message)]
+    assert len(slow) == (0 if cpu_has_bf16() else 1)  # a CPU with AVX-512 BF16 or AMX hears nothing
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        configure(RAM(), load_config(None).train, torch.device("cpu"))  # float32: nothing to say
+    assert not [w for w in caught if "bf16" in str(w.message)]
+
+
 def test_cuda_graphs_on_cpu_is_a_clear_error():
     cfg = load_config(None, ["train.cuda_graphs=true"])
     with pytest.raises(ValueError, match="train.cuda_graphs=true needs a CUDA device"):
