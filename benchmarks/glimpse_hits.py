@@ -25,9 +25,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from envs.canvas import DIGIT, fixed_canvases  # noqa: E402
-from envs.data import digits  # noqa: E402
-from envs.vector_env import CANVAS_SEEDS  # noqa: E402
+from envs.canvas import DIGIT  # noqa: E402
+from envs.vector_env import fixed_split  # noqa: E402
 from ram.build import build_model, make_env  # noqa: E402
 from ram.models.rollout import EVAL_SEED, rollout  # noqa: E402
 from ram.tools.evaluate import checkpoint_path, progress  # noqa: E402
@@ -65,11 +64,9 @@ def analyse(path: str, split: str, data_dir: str | None) -> dict:
     model.set_progress(progress(cfg, state))
     env = make_env(cfg, split, cfg.eval.batch_size, "cpu")
     d = cfg.data
-    images, _ = digits(split, d.data_dir, d.val_size, dataset=d.dataset, verify=d.verify)
-    canvases, corners = fixed_canvases(images, d.canvas_size, d.distractors, d.canvas_seed + CANVAS_SEEDS[split],
-                                       return_corners=True)
-    if not torch.equal(canvases, env._images.cpu()):  # the corners must belong to the canvases the env serves
-        raise SystemExit("the regenerated canvases differ from the env's: envs/canvas.py and this script disagree")
+    # the env's own cached call (same arguments): the corners belong to the very canvases it serves
+    _, _, corners = fixed_split(split, d.data_dir, d.val_size, d.canvas_size, d.distractors, d.canvas_seed,
+                                d.dataset, bool(d.verify))
     centres = corners.float() + DIGIT / 2  # N, 2 (x, y)
     out = {"checkpoint": str(ckpt), "benchmark": d.benchmark, "split": split, "epoch": state.get("epoch"),
            "glimpses": cfg.model.glimpses, "start": cfg.model.start, "policies": {}}

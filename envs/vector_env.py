@@ -23,9 +23,11 @@ CANVAS_SEEDS = {"val": 0, "test": 1}  # added to canvas_seed: val and test clutt
 @functools.lru_cache(maxsize=8)
 def fixed_split(split: str, data_dir, val_size: int, canvas_size: int, distractors: int, seed: int,
                 dataset: str = "mnist", verify: bool = True):
-    """The fixed canvases (N, S, S) uint8 and labels (N,) of 'val' or 'test' (cached: built once)."""
+    """The fixed canvases (N, S, S) uint8, labels (N,) and target digits' top-left pixels (N, 2) (x, y) of
+    'val' or 'test' (cached: built once, and the env and analyses such as benchmarks/glimpse_hits.py share it)."""
     images, labels = digits(split, data_dir, val_size, dataset=dataset, verify=verify)
-    return fixed_canvases(images, canvas_size, distractors, seed + CANVAS_SEEDS[split]), labels
+    canvases, corners = fixed_canvases(images, canvas_size, distractors, seed + CANVAS_SEEDS[split], return_corners=True)
+    return canvases, labels, corners
 
 
 def glimpse_spaces(glimpse_size: int, scales: int, classes: int = 10) -> tuple[spaces.Dict, spaces.Dict]:
@@ -122,7 +124,7 @@ class GlimpseVectorEnv(BatchedGlimpseEnv):
             images, labels = digits("train", data_dir, val_size, train_size, dataset=dataset, verify=verify)
             self._images = images.to(self.device)
         else:
-            images, labels = fixed_split(split, data_dir, val_size, canvas_size, distractors, canvas_seed,
+            images, labels, _ = fixed_split(split, data_dir, val_size, canvas_size, distractors, canvas_seed,
                                          dataset, bool(verify))
             self._images = images.to(self.device)  # here: the fixed canvases themselves
         self._all_labels = labels.to(self.device)
