@@ -69,6 +69,9 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
     # the location net's REINFORCE gradient (norm 7-14 on a trained cluttered60 model, against 2-3 for the
     # cross-entropy's) sets the global norm that grad_clip=5 rescales, so it scales the classifier's steps too
     "learned_noclip": (["model.start=learned", "train.grad_clip=0"], "learned start, no gradient clipping"),
+    # one norm over all parameters is set by the policy's noisy REINFORCE gradient (round 4): clip each part apart
+    "learned_clipparts": (["model.start=learned", "train.grad_clip_parts=true"],
+                          "learned start, the classifier's, policy's and baseline's gradients clipped apart"),
     # on a CPU the budget is episodes per hour: bf16 autocast trained 1.6x faster on a CPU with native bf16
     # (throughput-cpu2.json), but 7x slower on an AVX2-only one (ram/training/speed.py warns)
     "learned_amp": (["model.start=learned", "train.amp=true"], "learned start, bf16 autocast (the policy in fp32)"),

@@ -8,6 +8,7 @@ import torch
 import train
 from envs.vector_env import GlimpseVectorEnv
 from ram.training.checkpoint import check_compatible
+from ram.training.clipping import clip_gradients
 from ram.training.config import ConfigError, load_config, to_dict
 from ram.models.ram import RAM
 from ram.models.rollout import hybrid_loss, rollout
@@ -235,3 +236,50 @@ def test_random_policy_needs_a_random_start():
     with pytest.raises(ConfigError, match="set model.start=random too"):
         load_config(None, ["model.policy=random"])
     assert load_config(None, ["model.policy=random", "model.start=random"]).model.policy == "random"
+
+
+def test_gradient_parts_split_ram_by_the_loss_that_trains_each_parameter():
+    model = RAM(glimpse_size=8, scales=1, glimpses=3, start="learned")
+    parts = model.gradient_parts()
+    ids = [id(p) for params in parts.values() for p in params]
+    assert sorted(ids) == sorted(id(p) for p in model.parameters())  # each parameter in exactly one part
+    assert {id(p) for p in parts["policy"]} == {id(p) for p in [*model.location_net.parameters(), model.start_loc]}
+    assert {id(p) for p in parts["baseline"]} == {id(p) for p in model.baseline_net.parameters()}
+
+
+def part_norms(model):
+    return {name: torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params])).item()
+            for name, params in model.gradient_parts().items()}
+
+
+@pytest.mark.parametrize("by_parts", [False, True])
+def test_clipping_by_parts_leaves_the_classifier_step_to_its_own_norm(data_dir, by_parts):
+    torch.manual_seed(0)
+    model = RAM(glimpse_size=8, scales=1, glimpses=3)
+    env = small_env(data_dir, num_envs=32)
+    env.reset(seed=0)
+    loss, _ = hybrid_loss(rollout(model, env, generator=torch.Generator().manual_seed(0)))
+    loss.backward()
+    for p in model.gradient_parts()["policy"]:
+        p.grad *= 1000  # a policy gradient far noisier than the classifier's, as in a trained model
+    before = part_norms(model)
+    max_norm = 2 * before["classifier"]
+    assert before["policy"] > 10 * max_norm
+    total = clip_gradients(model, max_norm, by_parts)
+    after = part_norms(model)
+    assert total.item() == pytest.approx(sum(n * n for n in before.values()) ** 0.5, rel=1e-4)
+    assert after["policy"] == pytest.approx(max_norm, rel=1e-3)  # clipped either way
+    if by_parts:  # the classifier's step is its own: under the threshold, untouched
+        assert after["classifier"] == pytest.approx(before["classifier"], rel=1e-5)
+    else:  # one norm over everything: the policy's noise shrinks the classifier's step too
+        assert after["classifier"] < 0.1 * before["classifier"]
+
+
+def test_trainer_clips_each_part_when_asked(data_dir, tmp_path):
+    for by_parts in (False, True):
+        cfg = quick_cfg(data_dir, "train.grad_clip=0.001", f"train.grad_clip_parts={str(by_parts).lower()}")
+        trainer = Trainer(cfg, tmp_path / f"run{by_parts}")
+        trainer.train_step(torch.arange(32))
+        norms = part_norms(trainer.model)  # the gradients the step was taken with
+        assert all(n == pytest.approx(0.001, rel=0.01) for n in norms.values()) == by_parts
+        assert sum(n * n for n in norms.values()) ** 0.5 <= 0.001 * (1.01 if not by_parts else 3 ** 0.5 * 1.01)

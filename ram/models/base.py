@@ -68,6 +68,11 @@ class Model(nn.Module):
         """Some parameters may get no gradient in a step (DistributedDataParallel must then look for them)."""
         return False
 
+    def gradient_parts(self) -> dict[str, list[torch.nn.Parameter]]:
+        """The parameters grouped by the loss that trains them, for ``train.grad_clip_parts``: one group
+        unless a model's losses reach disjoint parts of it."""
+        return {"all": list(self.parameters())}
+
     # ----------------------------------------------------------------------------- scoring
     def error(self, env, mode: str, mc_samples: int) -> float:
         """Error (fraction) over the env's whole fixed split; mode: single, deterministic or mc."""

@@ -141,6 +141,15 @@ class RAM(Model):
         # no location is ever used (one glimpse) or none is learned (random policy): the location net sits out
         return self.glimpses < 2 or self.policy == "random"
 
+    def gradient_parts(self) -> dict[str, list[nn.Parameter]]:
+        # REINFORCE trains the policy, the baseline loss the baseline, the cross-entropy the rest (and, with
+        # model.reinforce_to_core, REINFORCE reaches the rest too)
+        policy = list(self.location_net.parameters()) + ([self.start_loc] if self.start == "learned" else [])
+        baseline = list(self.baseline_net.parameters())
+        apart = {id(p) for p in policy + baseline}
+        return {"classifier": [p for p in self.parameters() if id(p) not in apart], "policy": policy,
+                "baseline": baseline}
+
     def error(self, env, mode: str, mc_samples: int) -> float:
         return evaluate(self, env, mode, mc_samples)
 

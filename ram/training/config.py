@@ -127,6 +127,9 @@ class TrainConfig:
                             "collapsing onto one move before it has learned anything)", non_negative=True)
     weight_decay: float = option(0.0, "Adam's weight decay", non_negative=True)
     grad_clip: float = option(5.0, "max gradient norm; 0 = off", non_negative=True)
+    grad_clip_parts: bool = option(False, "clip each part of the model's gradient to grad_clip on its own (RAM: the "
+                                   "classifier, the location policy, the baseline), so the policy's noisy REINFORCE "
+                                   "gradient does not rescale the classifier's step")
     reinforce_weight: float = option(1.0, "weight of the REINFORCE term in the hybrid loss", non_negative=True)
     seed: int = option(0, "seeds every generator of the run", seed=True)
     device: str = option("auto", "auto, cpu, cuda, cuda:N", check=_device)

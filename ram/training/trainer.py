@@ -17,6 +17,7 @@ from ram.records.logger import RunLogger
 from ram.tools.macs import model_macs
 from ram.training.checkpoint import (capture_rng, check_compatible, load_checkpoint, own_rng, restore_rng,
                                      save_checkpoint, seed_all)
+from ram.training.clipping import clip_gradients
 from ram.training.config import Config, save_config, to_dict
 from ram.training.guard import Interrupted, NonFiniteError, all_ranks_ok, finite, nonfinite_message, params_finite
 from ram.training.parallel import (average, data_parallel, gather, is_main, local_device, lr_scale, on_main, rank,
@@ -133,7 +134,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.train.grad_clip:
-            stats["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
+            stats["grad_norm"] = clip_gradients(self.model, self.cfg.train.grad_clip, self.cfg.train.grad_clip_parts)
         self.optimizer.step()
         self.scheduler.step()
         stats["error"] = 1 - stats["reward"]
