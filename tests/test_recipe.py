@@ -1,6 +1,7 @@
 """The recipe switches: each does what its config key says, and the default keeps the earlier behaviour."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -77,6 +78,25 @@ def test_learned_start_draws_the_first_location_from_its_own_mean(data_dir):
     reinforce_of(r).backward()
     assert model.start_loc.grad is not None and model.start_loc.grad.abs().sum() > 0
     assert "start_loc" not in RAM(glimpse_size=8, scales=1, glimpses=3).state_dict()  # other starts: same keys
+
+
+def test_a_learned_start_with_its_own_std_spreads_the_first_location_only(data_dir):
+    torch.manual_seed(0)
+    wide = RAM(glimpse_size=8, scales=1, glimpses=3, start="learned", start_std=0.5)
+    env = small_env(data_dir, num_envs=4000)
+    r = rollout(wide, env, generator=torch.Generator().manual_seed(0))
+    first = torch.stack([r.locations[0], r.locations[1]])  # 2, B, 2: the learned start and the next location
+    spread = (first - first.mean(1, keepdim=True)).std(1)  # 2, 2
+    assert 0.4 < spread[0].min() and spread[0].max() < 0.5  # start_std (0.5, less where the canvas edge clamps)
+    assert 0.13 < spread[1].min() and spread[1].max() < 0.17  # every later location: loc_std (0.15)
+    det = rollout(wide, env, deterministic=True)
+    assert torch.allclose(det.locations[0], torch.zeros(4000, 2))  # the deterministic start is the learned mean
+    # its log-density is the wide Gaussian's: at the mean, -2 log(0.5) - log(2 pi)
+    at_mean = wide.first_step(1, "cpu", deterministic=True).log_prob
+    assert torch.allclose(at_mean, torch.tensor([-2 * math.log(0.5) - math.log(2 * math.pi)]))
+    with pytest.raises(ConfigError, match="set model.start=learned or model.start_std=null"):
+        load_config(None, ["model.start=random", "model.start_std=0.5"])
+    assert load_config(None, ["model.start=learned", "model.start_std=0.5"]).model.start_std == 0.5
 
 
 def test_reinforce_mean_is_the_sum_over_steps_divided_by_their_count(data_dir):

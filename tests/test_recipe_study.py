@@ -30,3 +30,14 @@ def test_variants_get_equal_episodes_and_a_table_from_their_runs(data_dir, tmp_p
     capsys.readouterr()
     assert study.main(argv) == 0  # finished runs are not trained again
     assert "start " not in capsys.readouterr().out
+
+
+def test_the_table_keeps_the_rows_of_variants_not_named_this_time(data_dir, tmp_path):
+    out, results = tmp_path / "runs", tmp_path / "study"
+    common = ["--config", "configs/mnist28.yaml", "--seeds", "1", "--epochs", "1", "--jobs", "1",
+              "--out", str(out), "--results", str(results), *TINY]
+    assert study.main(["--variants", "today", *common]) == 0
+    assert study.main(["--variants", "random", *common]) == 0
+    table = results.with_suffix(".md").read_text()
+    assert "| `today` |" in table and "| `random` |" in table
+    assert {r["variant"] for r in json.loads(results.with_suffix(".json").read_text())["rows"]} == {"today", "random"}

@@ -12,7 +12,8 @@ core and glimpse networks (as in Torch7's and most public reproductions); the ba
 
 The first glimpse is the environment's (centre or random, ``start``) unless ``start="learned"``: then
 a learned mean (one parameter pair, tanh'd) draws the first location like any other, and REINFORCE
-trains it.
+trains it. ``start_std`` gives that first draw its own std: wide, it spreads the training starts over the
+canvas as ``start="random"`` does, while the deterministic policy starts at the learned mean.
 """
 
 from __future__ import annotations
@@ -87,10 +88,11 @@ class RAM(Model):
     def __init__(self, *, glimpse_size: int = 12, scales: int = 3, glimpses: int = 8, glimpse_hidden: int = 128,
                  loc_hidden: int = 128, hidden: int = 256, core: str = "rnn", rnn_init: str = "identity",
                  loc_std: float = 0.15, loc_std_final: float | None = None, start: str = "center",
+                 start_std: float | None = None,
                  reinforce_to_core: bool = False, policy: str = "learned", classes: int = CLASSES):
         super().__init__()
         self.glimpses, self.start, self.reinforce_to_core, self.policy = glimpses, start, reinforce_to_core, policy
-        self.loc_std_start, self.loc_std_final = loc_std, loc_std_final
+        self.loc_std_start, self.loc_std_final, self.start_std = loc_std, loc_std_final, start_std
         # a tensor, so that an annealed std (set_loc_std) neither recompiles _step nor enters the state_dict
         self.register_buffer("_std", torch.tensor(float(loc_std)), persistent=False)
         self.glimpse_net = GlimpseNetwork(scales * glimpse_size**2, glimpse_hidden, loc_hidden, hidden)
@@ -106,7 +108,8 @@ class RAM(Model):
         m = cfg.model
         return cls(glimpse_size=m.glimpse_size, scales=m.scales, glimpses=m.glimpses, glimpse_hidden=m.glimpse_hidden,
                    loc_hidden=m.loc_hidden, hidden=m.hidden, core=m.core, rnn_init=m.rnn_init, loc_std=m.loc_std,
-                   loc_std_final=m.loc_std_final, start=m.start, reinforce_to_core=m.reinforce_to_core,
+                   loc_std_final=m.loc_std_final, start=m.start, start_std=m.start_std,
+                   reinforce_to_core=m.reinforce_to_core,
                    policy=m.policy)
 
     @classmethod
@@ -116,6 +119,9 @@ class RAM(Model):
                     "the core; set model.baseline_to_core=false")
         if cfg.model.retina_pool != "mean":
             return "model.retina_pool=sum is for the Catch agents: RAM on digits reads the mean (model.retina_pool=mean)"
+        if cfg.model.start_std is not None and cfg.model.start != "learned":
+            return (f"model.start_std is the std of a learned first location, but model.start={cfg.model.start!r}: "
+                    "set model.start=learned or model.start_std=null")
         if cfg.model.policy == "random" and cfg.model.start != "random":
             return (f"model.policy=random draws every location uniformly, but model.start={cfg.model.start!r}: "
                     "set model.start=random too")
@@ -194,7 +200,8 @@ class RAM(Model):
         state = self.initial_state(batch, device)
         noise = None if deterministic else torch.randn(batch, 2, device=device, generator=generator)  # B, 2
         mean = torch.tanh(self.start_loc).expand(batch, 2)  # B, 2
-        sample, log_prob = self._sample(mean, noise)
+        std = self._std if self.start_std is None else self._std.new_tensor(self.start_std)
+        sample, log_prob = self._sample(mean, noise, std)
         return Step(state, mean, sample, log_prob, self.baseline_net(state[0]).squeeze(1))
 
     def step(self, glimpse: torch.Tensor, loc: torch.Tensor, state: tuple[torch.Tensor, ...],
@@ -207,9 +214,10 @@ class RAM(Model):
         noise = None if deterministic else torch.randn(loc.shape, device=loc.device, generator=generator)  # B, 2
         return Step(*self._step(glimpse, loc, state, noise))
 
-    def _sample(self, mean: torch.Tensor, noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """A location around mean (B, 2) and its log-density, summed over x and y (B)."""
-        std = self._std
+    def _sample(self, mean: torch.Tensor, noise: torch.Tensor | None,
+                std: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """A location around mean (B, 2) and its log-density, summed over x and y (B); std: the policy's."""
+        std = self._std if std is None else std
         sample = mean if noise is None else mean.detach() + std * noise  # the sample carries no gradient
         # log N(sample; mean, std): its gradient reaches only what computed the mean
         log_prob = (-((sample - mean) ** 2) / (2 * std**2)).sum(1) - 2 * (torch.log(std) + 0.5 * math.log(2 * math.pi))

@@ -88,6 +88,10 @@ class ModelConfig:
         check=lambda v: None if v is None or v > 0 else "must be greater than 0 (or null for a fixed std)")
     start: str = option("center", "first glimpse: centre, random (uniform), or learned (drawn by the policy)",
                      choices=("center", "random", "learned"))
+    start_std: float | None = option(
+        None, "start=learned: std of the first location (null = loc_std); a wide one spreads the training starts "
+        "like start=random while the deterministic policy still starts at the learned mean",
+        check=lambda v: None if v is None or v > 0 else "must be greater than 0 (or null for loc_std)")
     reinforce_to_core: bool = option(False, "REINFORCE also trains the core and glimpse nets (else only the location net)")
     baseline_to_core: bool = option(False, "Catch agents: the baseline's squared error also trains the core and glimpse "
                                     "nets (its target is the reward: the core learns what predicts a catch)")
