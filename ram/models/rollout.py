@@ -30,9 +30,11 @@ class Rollout:
 
 
 def rollout(model: "RAM", env: GlimpseVectorEnv, deterministic: bool = False, generator=None,
-            options: dict | None = None, record: bool = False) -> Rollout:
-    """One episode of every sub-environment: T glimpses, then a class guess scored by the env."""
-    first = model.first_step(env.num_envs, env.device, deterministic, generator)  # a learned start, else None
+            options: dict | None = None, record: bool = False, start_deterministic: bool | None = None) -> Rollout:
+    """One episode of every sub-environment: T glimpses, then a class guess scored by the env.
+    start_deterministic: a learned first location from its mean or drawn (None: as ``deterministic``)."""
+    start_det = deterministic if start_deterministic is None else start_deterministic
+    first = model.first_step(env.num_envs, env.device, start_det, generator)  # a learned start, else None
     if first is not None:
         options = {**(options or {}), "loc": first.loc}
     obs, _ = env.reset(options=options)
