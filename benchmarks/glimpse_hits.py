@@ -15,22 +15,17 @@ diagnostic that guides the recipe must not look at the test split. Writes OUT.md
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from diagnostics import load_ram, parser, report  # noqa: E402
 from envs.canvas import DIGIT  # noqa: E402
 from envs.vector_env import fixed_split  # noqa: E402
-from ram.build import build_model, make_env  # noqa: E402
 from ram.models.rollout import EVAL_SEED, rollout  # noqa: E402
-from ram.tools.evaluate import checkpoint_path, progress  # noqa: E402
-from ram.training.checkpoint import load_model_checkpoint, load_weights  # noqa: E402
 
 BINS = ((0, 4), (4, 8), (8, 14), (14, 1000))  # pixels from the digit's centre to the closest glimpse's
 NEAR = 8  # "on the digit": the fovea's centre within 8 px of the digit's centre (the digit is 28 px wide)
@@ -53,16 +48,7 @@ def distances(model, env, centres: torch.Tensor, deterministic: bool) -> tuple[t
 
 
 def analyse(path: str, split: str, data_dir: str | None) -> dict:
-    ckpt = checkpoint_path(path)
-    cfg, state = load_model_checkpoint(ckpt, map_location="cpu")
-    if data_dir is not None:
-        cfg.data.data_dir = data_dir
-    if cfg.data.benchmark == "catch" or cfg.model.name != "ram":
-        raise SystemExit(f"{ckpt}: glimpse_hits analyses RAM on digit canvases, not {cfg.model.name} on {cfg.data.benchmark}")
-    model = build_model(cfg)
-    load_weights(model, state, ckpt)
-    model.set_progress(progress(cfg, state))
-    env = make_env(cfg, split, cfg.eval.batch_size, "cpu")
+    ckpt, cfg, state, model, env = load_ram(path, split, data_dir, "glimpse_hits")
     d = cfg.data
     # the env's own cached call (same arguments): the corners belong to the very canvases it serves
     _, _, corners = fixed_split(split, d.data_dir, d.val_size, d.canvas_size, d.distractors, d.canvas_seed,
@@ -119,24 +105,8 @@ def markdown(results: list[dict], command: str) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("runs", nargs="+", help="checkpoints (.pt) or run directories (their checkpoints/best.pt)")
-    p.add_argument("--split", default="val", choices=("val", "test"))
-    p.add_argument("--data-dir", default=None, help="folder with the IDX files (default: as for train.py)")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default="benchmarks/results/glimpse_hits", help="writes OUT.md and OUT.json")
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    start = time.perf_counter()
-    results = [analyse(run, args.split, args.data_dir) for run in args.runs]
-    command = "python benchmarks/glimpse_hits.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps({"command": command, "threads": args.threads,
-                                                    "seconds": time.perf_counter() - start, "runs": results}, indent=1))
-    out.with_suffix(".md").write_text(markdown(results, command))
-    print(markdown(results, command))
-    return 0
+    args = parser(__doc__, "glimpse_hits").parse_args(argv)
+    return report("glimpse_hits", args, argv, lambda run: analyse(run, args.split, args.data_dir), markdown)
 
 
 if __name__ == "__main__":

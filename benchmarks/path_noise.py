@@ -15,20 +15,15 @@ default (a diagnostic that guides the recipe must not look at the test split). W
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ram.build import build_model, make_env  # noqa: E402
+from diagnostics import load_ram, parser, report  # noqa: E402
 from ram.models.rollout import EVAL_SEED, rollout  # noqa: E402
-from ram.tools.evaluate import checkpoint_path, progress  # noqa: E402
-from ram.training.checkpoint import load_model_checkpoint, load_weights  # noqa: E402
 
 # name: (paths averaged, start drawn, later locations drawn); None = one path, as train.py's modes
 MODES = {"deterministic": (None, False, False), "single": (None, True, True),
@@ -56,16 +51,7 @@ def error(model, env, samples: int, start_noise: bool, later_noise: bool) -> flo
 
 
 def analyse(path: str, split: str, samples: int, data_dir: str | None) -> dict:
-    ckpt = checkpoint_path(path)
-    cfg, state = load_model_checkpoint(ckpt, map_location="cpu")
-    if data_dir is not None:
-        cfg.data.data_dir = data_dir
-    if cfg.data.benchmark == "catch" or cfg.model.name != "ram":
-        raise SystemExit(f"{ckpt}: path_noise analyses RAM on digit canvases, not {cfg.model.name} on {cfg.data.benchmark}")
-    model = build_model(cfg)
-    load_weights(model, state, ckpt)
-    model.set_progress(progress(cfg, state))
-    env = make_env(cfg, split, cfg.eval.batch_size, "cpu")
+    ckpt, cfg, state, model, env = load_ram(path, split, data_dir, "path_noise")
     errors = {name: error(model, env, samples if many else 1, start, later)
               for name, (many, start, later) in MODES.items()}
     return {"checkpoint": str(ckpt), "benchmark": cfg.data.benchmark, "split": split, "epoch": state.get("epoch"),
@@ -86,25 +72,10 @@ def markdown(results: list[dict], command: str) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("runs", nargs="+", help="checkpoints (.pt) or run directories (their checkpoints/best.pt)")
-    p.add_argument("--split", default="val", choices=("val", "test"))
+    p = parser(__doc__, "path_noise")
     p.add_argument("--samples", type=int, default=10, help="paths averaged (train.py's eval.mc_samples: 10)")
-    p.add_argument("--data-dir", default=None, help="folder with the IDX files (default: as for train.py)")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default="benchmarks/results/path_noise", help="writes OUT.md and OUT.json")
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    start = time.perf_counter()
-    results = [analyse(run, args.split, args.samples, args.data_dir) for run in args.runs]
-    command = "python benchmarks/path_noise.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".json").write_text(json.dumps({"command": command, "threads": args.threads,
-                                                    "seconds": time.perf_counter() - start, "runs": results}, indent=1))
-    out.with_suffix(".md").write_text(markdown(results, command))
-    print(markdown(results, command))
-    return 0
+    return report("path_noise", args, argv, lambda run: analyse(run, args.split, args.samples, args.data_dir), markdown)
 
 
 if __name__ == "__main__":
