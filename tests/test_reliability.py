@@ -285,7 +285,7 @@ def test_viewer_loads_a_checkpoint_by_its_own_config_and_rejects_another(referen
     with pytest.raises(CheckpointError, match=r"best\.pt was trained with model\.glimpse_hidden=32, model\.loc_hidden=32, "
                                               r"model\.hidden=64, model\.start='random', but the config has "
                                               r"model\.glimpse_hidden=128, model\.loc_hidden=128, model\.hidden=256, "
-                                              r"model\.start='center': build the model from the checkpoint's own config"):
+                                              r"model\.start='learned': build the model from the checkpoint's own config"):
         load_model_checkpoint(path, load_config(REPO / "configs/mnist28.yaml"))
     with pytest.raises(CheckpointError, match=r"best\.pt does not fit this model \(size mismatch for") as e:
         load_weights(RAM(glimpse_size=8, scales=1, glimpses=7, hidden=32), state, path)
