@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -303,3 +304,13 @@ def test_trainer_clips_each_part_when_asked(data_dir, tmp_path):
         norms = part_norms(trainer.model)  # the gradients the step was taken with
         assert all(n == pytest.approx(0.001, rel=0.01) for n in norms.values()) == by_parts
         assert sum(n * n for n in norms.values()) ** 0.5 <= 0.001 * (1.01 if not by_parts else 3 ** 0.5 * 1.01)
+
+
+@pytest.mark.parametrize("default, row", [("cluttered60", "cluttered60_ram8"), ("mnist28", "mnist28_ram7")])
+def test_a_default_config_resolves_to_the_paper_row_whose_measured_run_it_quotes(default, row):
+    """configs/DEFAULT.yaml quotes the test error of a run of configs/paper/ROW.yaml (its comment, the README):
+    the two files must not drift apart."""
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    ours = to_dict(load_config(configs / f"{default}.yaml"))
+    paper = to_dict(load_config(configs / "paper" / f"{row}.yaml"))
+    assert ours == paper, {k: (ours[k], paper[k]) for k in ours if ours[k] != paper[k]}
