@@ -306,7 +306,8 @@ def test_trainer_clips_each_part_when_asked(data_dir, tmp_path):
         assert sum(n * n for n in norms.values()) ** 0.5 <= 0.001 * (1.01 if not by_parts else 3 ** 0.5 * 1.01)
 
 
-@pytest.mark.parametrize("default, row", [("cluttered60", "cluttered60_ram8"), ("mnist28", "mnist28_ram7")])
+@pytest.mark.parametrize("default, row", [("cluttered60", "cluttered60_ram8"), ("mnist28", "mnist28_ram7"),
+                                          ("translated60", "translated60_ram8"), ("cluttered100", "cluttered100_ram8")])
 def test_a_default_config_resolves_to_the_paper_row_whose_measured_run_it_quotes(default, row):
     """configs/DEFAULT.yaml quotes the test error of a run of configs/paper/ROW.yaml (its comment, the README):
     the two files must not drift apart."""
