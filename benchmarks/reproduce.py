@@ -4,6 +4,7 @@
     python benchmarks/reproduce.py --rows 'mnist28_ram7,translated60_*'  # a subset (names or globs)
     python benchmarks/reproduce.py --rows mnist28_ram7 --epochs 1 --set data.train_size=2048   # a quick check
     python benchmarks/reproduce.py --table-only                          # rebuild RESULTS.md from runs/paper
+    python benchmarks/reproduce.py --rows cluttered60_ram8 --adopt RUN_DIR --note "round 16"  # a study run
 
 One row of the paper's tables is one config in configs/paper/ (it states the training budget). Each run is
 `python train.py --config configs/paper/ROW.yaml --out OUT/ROW/seedS train.seed=S ...`, started as a
@@ -165,6 +166,41 @@ def run_sweep(todo: list[tuple[Row, int, Path]], args) -> int:
         return 0
     return run_jobs(jobs, args.jobs, "reproduce.json",
                     lambda res: f"test error deterministic {100 * res['test_error_deterministic']:.2f}%")
+
+
+def adopt(run_dir: Path, row: Row, out: Path, note: str) -> Path:
+    """Copy a finished run made elsewhere (a recipe study's) into OUT/ROW/seedS as one of the row's runs, with
+    a reproduce.json that keeps its command and where it came from. Only a run of the row's config as it
+    stands now (every key the same but where and how fast it ran) and of its full budget is taken."""
+    import shutil
+
+    import yaml
+
+    for name in ("results.json", "config.yaml"):
+        if not (run_dir / name).is_file():
+            raise ValueError(f"--adopt {shown(run_dir)} has no {name}: only a finished run of train.py can be adopted")
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    cfg = load_config(CONFIGS / f"{row.name}.yaml")
+    changes = config_changes(run_dir, cfg)
+    if changes:
+        raise ValueError(f"--adopt {shown(run_dir)} is not a run of configs/paper/{row.name}.yaml as it stands: it "
+                         f"has {', '.join(changes)}; change the config first, or leave the run where it is")
+    epochs = saved.get("train", {}).get("epochs")
+    if epochs != cfg.train.epochs:
+        raise ValueError(f"--adopt {shown(run_dir)} ran {epochs} epochs, configs/paper/{row.name}.yaml states "
+                         f"{cfg.train.epochs}: a run of another length is another schedule")
+    seed = saved.get("train", {}).get("seed", 0)
+    target = out / row.name / f"seed{seed}"
+    if target.exists():
+        raise ValueError(f"{shown(target)} exists already: move it away first (e.g. into a paper_runs_recipeN/ "
+                         f"folder) to adopt {shown(run_dir)} as seed {seed}")
+    metas = [json.loads(m.read_text()) for m in (run_dir / "reproduce.json", run_dir / "study.json") if m.is_file()]
+    meta = {"commands": [], "host": None, "gpu": None, **(metas[0] if metas else {})}
+    meta.update(copied_from=shown(run_dir), note=note or "adopted by benchmarks/reproduce.py --adopt")
+    shutil.copytree(run_dir, target)
+    (target / "reproduce.json").write_text(json.dumps(meta, indent=2) + "\n")
+    (target / "study.json").unlink(missing_ok=True)  # the meta file of the run's first home, now reproduce.json
+    return target
 
 
 def collect(out: Path) -> dict[str, list[dict]]:
@@ -397,6 +433,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data-dir", default=None, help="passed to train.py --data-dir")
     p.add_argument("--out", default="runs/paper", help="folder of the run directories (default runs/paper)")
     p.add_argument("--table-only", action="store_true", help="train nothing: rebuild the table from --out")
+    p.add_argument("--adopt", default=None, metavar="RUN_DIR",
+                   help="train nothing: copy this finished run (e.g. a recipe study's) into --out as a run of the "
+                        "one row --rows names (its seed from the run's config), then rebuild the table")
+    p.add_argument("--note", default="", help="with --adopt: why the run counts for the row (kept in reproduce.json)")
     p.add_argument("--dry-run", action="store_true", help="print the train.py commands that would run, then stop")
     p.add_argument("--results-md", default=str(REPO / "RESULTS.md"), help="where to write the table")
     p.add_argument("--results-json", default=str(REPO / "benchmarks" / "results" / "reproduce.json"))
@@ -411,7 +451,12 @@ def main(argv=None) -> int:
         if args.seeds < 1 or args.jobs < 1 or args.epochs < 0:
             raise ValueError("--seeds and --jobs must be at least 1 and --epochs not negative")
         rows = select(args.rows)
-        if not args.table_only:
+        if args.adopt:
+            if len(rows) != 1:
+                raise ValueError(f"--adopt needs --rows to name exactly one row, not {len(rows)}")
+            source = Path(args.adopt).resolve()
+            print(f"adopted {shown(source)} as {shown(adopt(source, rows[0], out, args.note))}")
+        elif not args.table_only:
             for row in rows:  # every config (with the overrides) must load before anything trains
                 load_config(CONFIGS / f"{row.name}.yaml", [f"train.device={args.device}", *args.set], args.data_dir)
             if not args.dry_run:

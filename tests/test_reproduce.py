@@ -218,3 +218,46 @@ def test_results_md_shows_the_plots_it_names():
     shown = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", text)
     assert {"benchmarks/results/error_vs_glimpses.png", "benchmarks/results/val_vs_time.png"} <= set(shown)
     assert all((REPO / p).is_file() for p in shown), shown
+
+
+def test_adopt_takes_a_finished_run_of_the_row_as_it_stands_and_nothing_else(sweep, tmp_path, capsys):
+    import shutil
+
+    out, _ = sweep
+    study = tmp_path / "study" / "variant" / "seed1"  # a run made elsewhere, as a recipe study makes them
+    shutil.copytree(out / "mnist28_ram7" / "seed1", study)
+    (study / "reproduce.json").rename(study / "study.json")
+    paper = tmp_path / "paper_runs"
+    table = ["--results-md", str(tmp_path / "R.md"), "--results-json", str(tmp_path / "r.json")]
+    adopt = ["--rows", "mnist28_ram7", "--adopt", str(study), "--out", str(paper), *table]
+    # the tiny run's overrides make it another experiment than the row's config
+    assert reproduce.main(adopt) == 2
+    assert "is not a run of configs/paper/mnist28_ram7.yaml as it stands" in capsys.readouterr().err
+    assert not paper.exists()
+    cfg = load_config(REPO / "configs" / "paper" / "mnist28_ram7.yaml")
+    saved = yaml.safe_load((study / "config.yaml").read_text())
+    for key in ("model.glimpses", "data.val_size", "eval.mc_samples"):
+        section, name = key.split(".")
+        saved[section][name] = getattr(getattr(cfg, section), name)
+    (study / "config.yaml").write_text(yaml.safe_dump(saved))
+    assert reproduce.main(adopt) == 2  # a shorter schedule is another schedule too
+    assert f"ran 1 epochs, configs/paper/mnist28_ram7.yaml states {cfg.train.epochs}" in capsys.readouterr().err
+    saved["train"]["epochs"] = cfg.train.epochs
+    (study / "config.yaml").write_text(yaml.safe_dump(saved))
+    assert reproduce.main([*adopt, "--note", "the study's run"]) == 0
+    run = paper / "mnist28_ram7" / "seed1"  # the seed is the run's own
+    assert json.loads((run / "results.json").read_text()) == json.loads((study / "results.json").read_text())
+    meta = json.loads((run / "reproduce.json").read_text())
+    assert meta["copied_from"] == str(study) and meta["note"] == "the study's run"
+    assert meta["commands"] == json.loads((study / "study.json").read_text())["commands"]
+    assert not (run / "study.json").exists()
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert next(r for r in report["rows"] if r["row"] == "mnist28_ram7")["seeds"] == [1]
+    capsys.readouterr()
+    assert reproduce.main(adopt) == 2  # never over a run that is there
+    assert "exists already" in capsys.readouterr().err
+    assert reproduce.main(["--adopt", str(study), "--out", str(paper), *table]) == 2
+    assert "exactly one row" in capsys.readouterr().err
+    (study / "results.json").unlink()
+    assert reproduce.main(["--rows", "mnist28_ram7", "--adopt", str(study), "--out", str(tmp_path / "p2"), *table]) == 2
+    assert "has no results.json" in capsys.readouterr().err
