@@ -40,11 +40,22 @@ sys.exit(train.main())
 """
 
 
-def torchrun(tmp: Path, *args: str) -> subprocess.CompletedProcess:
+NATIVE_ABORT = "terminate called without an active exception"
+
+
+def torchrun(tmp: Path, *args: str, reset=lambda: None) -> subprocess.CompletedProcess:
+    """One torchrun job of WORLD workers. A job whose worker died in native code (C++ std::terminate,
+    SIGABRT: seen once in CI on a loaded machine) is run once more after ``reset()`` has put the folders
+    back as they were. A Python error (exit code 1) or a wrong result is not retried, so the assertions
+    below still fail on a real bug."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={WORLD}",
            "--monitor-interval=0.1", str(tmp / "launch.py"), *args]
-    return subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=240)
+    done = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=240)
+    if done.returncode != 0 and NATIVE_ABORT in done.stderr and "(SIGABRT)" in done.stderr:
+        reset()
+        done = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=240)
+    return done
 
 
 def reference(cfg, epochs: int) -> list[dict]:
@@ -84,7 +95,12 @@ def test_two_processes_train_like_one_on_the_global_batch(tmp_path, data_dir):
     (tmp_path / "launch.py").write_text(LAUNCHER)
     for r in range(WORLD):
         (tmp_path / f"rank{r}").mkdir()
-    first = torchrun(tmp_path, "--config", str(CONFIG), *OVERRIDES)  # default run name: runs/<...>-<time>
+    def fresh_ranks():
+        for r in range(WORLD):
+            shutil.rmtree(tmp_path / f"rank{r}")
+            (tmp_path / f"rank{r}").mkdir()
+
+    first = torchrun(tmp_path, "--config", str(CONFIG), *OVERRIDES, reset=fresh_ranks)  # runs/<...>-<time>
     assert first.returncode == 0, first.stderr[-3000:]
 
     runs = list((tmp_path / "rank0" / "runs").iterdir())
@@ -113,7 +129,14 @@ def test_two_processes_train_like_one_on_the_global_batch(tmp_path, data_dir):
 
     # the same world size resumes (every rank reads the run: an absolute path here, shared storage across
     # nodes): each rank continues its own canvas and noise streams
-    second = torchrun(tmp_path, "--out", str(run), "--resume", "train.epochs=2")
+    before = tmp_path / "before_resume"
+    shutil.copytree(run, before, symlinks=True)
+
+    def unresumed():
+        shutil.rmtree(run)
+        shutil.copytree(before, run, symlinks=True)
+
+    second = torchrun(tmp_path, "--out", str(run), "--resume", "train.epochs=2", reset=unresumed)
     assert second.returncode == 0, second.stderr[-3000:]
     assert list((tmp_path / "rank1").iterdir()) == []
     resumed = load_checkpoint(run / "checkpoints" / "last.pt")
