@@ -43,7 +43,7 @@ sys.exit(train.main())
 NATIVE_ABORT = "terminate called without an active exception"
 
 
-def torchrun(tmp: Path, *args: str, reset=lambda: None) -> subprocess.CompletedProcess:
+def torchrun(tmp: Path, *args: str, reset) -> subprocess.CompletedProcess:
     """One torchrun job of WORLD workers. A job whose worker died in native code (C++ std::terminate,
     SIGABRT: seen once in CI on a loaded machine) is run once more after ``reset()`` has put the folders
     back as they were. A Python error (exit code 1) or a wrong result is not retried, so the assertions
@@ -93,13 +93,13 @@ def assert_same_weights(saved: dict, expected: dict) -> None:
 
 def test_two_processes_train_like_one_on_the_global_batch(tmp_path, data_dir):
     (tmp_path / "launch.py").write_text(LAUNCHER)
-    for r in range(WORLD):
-        (tmp_path / f"rank{r}").mkdir()
-    def fresh_ranks():
+
+    def fresh_ranks():  # an empty folder per rank
         for r in range(WORLD):
-            shutil.rmtree(tmp_path / f"rank{r}")
+            shutil.rmtree(tmp_path / f"rank{r}", ignore_errors=True)
             (tmp_path / f"rank{r}").mkdir()
 
+    fresh_ranks()
     first = torchrun(tmp_path, "--config", str(CONFIG), *OVERRIDES, reset=fresh_ranks)  # runs/<...>-<time>
     assert first.returncode == 0, first.stderr[-3000:]
 
