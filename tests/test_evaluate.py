@@ -27,6 +27,15 @@ def test_scores_match_the_runs_own_test_scoring(run, tmp_path, capsys):
     assert "deterministic" in capsys.readouterr().out
 
 
+def test_export_ships_the_weights_with_the_config_they_were_trained_with(run, tmp_path):
+    out = tmp_path / "shipped" / "row.pt"
+    assert evaluate.main([str(run), "--export", str(out)]) == 0
+    assert out.with_suffix(".yaml").read_text() == (run / "config.yaml").read_text()
+    reloaded = evaluate.score(out)  # the slim copy still scores as the run did
+    results = json.loads((run / "results.json").read_text())
+    assert reloaded["test_error_deterministic"] == results["test_error_deterministic"]
+
+
 def test_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, capsys):
     bad = tmp_path / "x.pt"
     bad.write_bytes(b"not a checkpoint")

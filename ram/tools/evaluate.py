@@ -4,6 +4,7 @@
     python -m ram.evaluate runs/c60                         # a run directory: its checkpoints/best.pt
     python -m ram.evaluate runs/c60 --split val --mc 10
     python -m ram.evaluate runs/c60 --export pretrained/c60.pt   # a weights-only copy to ship (no optimizer)
+                                                                 # and its config beside it, pretrained/c60.yaml
 
 Prints the single (one sampled rollout), deterministic (the mean-location policy) and MC (class
 probabilities averaged over --mc rollouts) errors, and writes them as JSON with --json. The canvases
@@ -24,6 +25,7 @@ from envs.mnist import DataError
 from ram.build import build_model, make_env, pick_device
 from ram.errors import RamError
 from ram.training.checkpoint import load_checkpoint, load_model_checkpoint, load_weights, save_checkpoint
+from ram.training.config import save_config
 
 SHIPPED = ("model_name", "config", "model", "epoch", "global_step", "best_val", "world_size")  # what --export keeps
 TRAIN_DIGITS = 60000  # the training file of every MNIST-format set; data.val_size of them are held out
@@ -59,10 +61,13 @@ def score(path: str | Path, split: str = "test", mc_samples: int | None = None, 
 
 
 def export(path: str | Path, out: str | Path, scores: dict) -> None:
-    """A checkpoint with only what scoring and viewing need (about half the size), and the scores it got."""
-    state = load_checkpoint(checkpoint_path(path))
+    """A checkpoint with only what scoring and viewing need (about half the size), and the scores it got; its
+    config goes beside it (OUT.yaml) so that a reader sees how the shipped model was trained without loading it."""
+    ckpt, out = checkpoint_path(path), Path(out)
+    state = load_checkpoint(ckpt)
     slim = {k: state[k] for k in SHIPPED if k in state}
-    save_checkpoint({**slim, "scores": {k: v for k, v in scores.items() if k.startswith("test_error")}}, Path(out))
+    save_checkpoint({**slim, "scores": {k: v for k, v in scores.items() if k.startswith("test_error")}}, out)
+    save_config(load_model_checkpoint(ckpt)[0], out.with_suffix(".yaml"))
 
 
 def main(argv=None) -> int:
@@ -74,7 +79,7 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads on CPU (default 1)")
     p.add_argument("--json", default=None, help="also write the errors to this JSON file")
-    p.add_argument("--export", default=None, help="also write a weights-only copy of the checkpoint here")
+    p.add_argument("--export", default=None, help="also write a weights-only copy of the checkpoint here, and its config beside it (.yaml)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
