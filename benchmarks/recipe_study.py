@@ -125,6 +125,11 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
                               "train.reinforce_weight=1.0"],
                              "cosine decay from 3e-4, REINFORCE into the core, averaged over steps, weight 1 "
                              "(an eighth of the summed term that wrecked cluttered60)"),
+    "cosine_lr3e-4_core30": (["train.lr_schedule=cosine", "train.early_stop=0", "train.lr=3e-4",
+                              "model.reinforce_to_core=true", "train.reinforce_reduce=mean",
+                              "train.reinforce_weight=3.0"],
+                             "cosine decay from 3e-4, REINFORCE into the core, averaged over steps, weight 3 "
+                             "(3/8 of the summed term)"),
     "cosine_lr3e-4_gae09": (["train.lr_schedule=cosine", "train.early_stop=0", "train.lr=3e-4", "train.gae_lambda=0.9"],
                             "cosine decay from 3e-4, advantages GAE(0.9) over the baseline's values"),
     # at 1e-3 the LSTM core was 3 points below the RNN after 18 epochs, and 3e-4 4 points below 1e-3 after 33
