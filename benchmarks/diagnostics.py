@@ -17,7 +17,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from envs.mnist import DataError  # noqa: E402
 from ram.build import build_model, make_env  # noqa: E402
+from ram.errors import RamError  # noqa: E402
 from ram.tools.evaluate import checkpoint_path, progress  # noqa: E402
 from ram.training.checkpoint import load_model_checkpoint, load_weights  # noqa: E402
 
@@ -54,7 +56,11 @@ def report(tool: str, args: argparse.Namespace, argv: list[str] | None, analyse:
     """Analyse every run at args.threads threads, then write and print the report; returns the exit status."""
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    results = [analyse(run) for run in args.runs]
+    try:
+        results = [analyse(run) for run in args.runs]
+    except (RamError, DataError) as e:  # a missing or foreign checkpoint, a bad data folder: one line, no report
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     command = f"python benchmarks/{tool}.py " + " ".join(argv if argv is not None else sys.argv[1:])
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -23,3 +23,11 @@ def test_groups_partition_the_split_and_a_trained_28x28_agent_looks_at_its_digit
     # on a 28x28 canvas the digit fills it: a trained agent's closest glimpse is nearly always on it
     assert result["policies"]["deterministic"]["closest"][0]["share"] > 0.9
     assert (out.with_suffix(".md")).read_text().startswith("# Where RAM looks")
+
+
+def test_a_missing_checkpoint_is_one_line_and_writes_no_report(tmp_path, capsys):
+    out = tmp_path / "hits"
+    assert glimpse_hits.main([str(tmp_path / "gone"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "gone" in err
+    assert not out.with_suffix(".md").exists()
