@@ -24,7 +24,7 @@ import torch
 from envs.mnist import DataError
 from ram.build import build_model, make_env, pick_device
 from ram.errors import RamError
-from ram.training.checkpoint import load_checkpoint, load_model_checkpoint, load_weights, save_checkpoint
+from ram.training.checkpoint import load_model_checkpoint, load_weights, save_checkpoint
 from ram.training.config import save_config
 
 SHIPPED = ("model_name", "config", "model", "epoch", "global_step", "best_val", "world_size")  # what --export keeps
@@ -63,11 +63,11 @@ def score(path: str | Path, split: str = "test", mc_samples: int | None = None, 
 def export(path: str | Path, out: str | Path, scores: dict) -> None:
     """A checkpoint with only what scoring and viewing need (about half the size), and the scores it got; its
     config goes beside it (OUT.yaml) so that a reader sees how the shipped model was trained without loading it."""
-    ckpt, out = checkpoint_path(path), Path(out)
-    state = load_checkpoint(ckpt)
+    out = Path(out)
+    cfg, state = load_model_checkpoint(checkpoint_path(path))
     slim = {k: state[k] for k in SHIPPED if k in state}
     save_checkpoint({**slim, "scores": {k: v for k, v in scores.items() if k.startswith("test_error")}}, out)
-    save_config(load_model_checkpoint(ckpt)[0], out.with_suffix(".yaml"))
+    save_config(cfg, out.with_suffix(".yaml"))
 
 
 def main(argv=None) -> int:
