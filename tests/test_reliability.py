@@ -39,6 +39,7 @@ SMALL = ["--config", "configs/mnist28.yaml", "train.epochs=3", "data.train_size=
          "train.checkpoint_every=2", "train.threads=1", "data.val_size=200", "eval.batch_size=500",
          "eval.mc_samples=2", "model.hidden=64", "model.glimpse_hidden=32", "model.loc_hidden=32",
          "model.start=random",  # random first glimpses: the env generator matters in training and evaluation
+         "train.ema=0.9",  # the weight average is state too: resume must restore it
          "logger.wandb=disabled"]  # the dashboard has its own tests; here it would only add start-up time
 
 

@@ -130,6 +130,9 @@ class TrainConfig:
     entropy: float = option(0.0, "Catch: weight of the move policy's entropy bonus (keeps a sampled policy from "
                             "collapsing onto one move before it has learned anything)", non_negative=True)
     weight_decay: float = option(0.0, "Adam's weight decay", non_negative=True)
+    ema: float = option(0.0, "decay of an exponential moving average of the weights (ram/training/averaging.py) that "
+                        "validation, best.pt and the test score use; 0 = off, 0.9998 averages about 5,000 steps",
+                        check=lambda v: None if 0 <= v < 1 else "must lie in [0, 1)")
     grad_clip: float = option(5.0, "max gradient norm; 0 = off", non_negative=True)
     grad_clip_parts: bool = option(False, "clip each part of the model's gradient to grad_clip on its own (RAM: the "
                                    "classifier, the location policy, the baseline), so the policy's noisy REINFORCE "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from ram.errors import ConfigError
 from ram.models.base import LossCall
 from ram.records.logger import RunLogger
 from ram.tools.macs import model_macs
+from ram.training.averaging import WeightAverage
 from ram.training.checkpoint import (capture_rng, check_compatible, load_checkpoint, own_rng, restore_rng,
                                      save_checkpoint, seed_all)
 from ram.training.clipping import clip_gradients
@@ -47,6 +49,7 @@ class Trainer:
         self.steps_per_epoch = self.epoch_size // (t.batch_size * world_size())  # the last partial batch is dropped
         self.total_steps = self.steps_per_epoch * t.epochs
         self.optimizer = adam(self.model.parameters(), lr=t.lr * lr_scale(t.lr_scaling), weight_decay=t.weight_decay)
+        self.average = WeightAverage(self.model, t.ema) if t.ema else None  # what validation and best.pt hold
         floor = t.lr_min / t.lr
         self.lr_drop, self.last_drop_epoch = 1.0, 0  # the plateau schedule's drops so far (1 = none)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(  # the lambda reads lr_drop: drops apply from the next step
@@ -76,6 +79,7 @@ class Trainer:
             "train_time": self.train_time, "train_images": self.train_images,
             "wall_time": self.wall_time + time.perf_counter() - self.session_start,
             "totals": {k: torch.as_tensor(v).cpu() for k, v in self.totals.items()},
+            **({"ema": self.average.state_dict()} if self.average else {}),
             "rng": {**capture_rng(self.device), "env": self.env.generator.get_state(),
                     "policy": self.policy_rng.get_state()},
         }
@@ -86,6 +90,8 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if self.average:  # train.ema must match to resume, so a run with it saved it
+            self.average.load_state_dict(state["ema"])
         for key in ("epoch", "step_in_epoch", "global_step", "best_val", "best_epoch", "train_time", "train_images"):
             setattr(self, key, state[key])
         self.wall_time = state.get("wall_time", 0.0)
@@ -103,6 +109,8 @@ class Trainer:
         if not all_ranks_ok(loss_ok and params_finite(self.model), self.device):  # every rank stops together
             self._stop_nonfinite("the loss" if not loss_ok else "a parameter", "non-finite")
         state = self._state()
+        if name == "best.pt" and self.average:  # the model that was validated: evaluate, export and test read it
+            state["model"] = self.average.model_state()
         ranks = gather({"rng": state["rng"], "totals": state["totals"]})  # every rank resumes its own streams
         if is_main():
             save_checkpoint({**state, "world_size": len(ranks), "rng_ranks": [r["rng"] for r in ranks],
@@ -136,6 +144,8 @@ class Trainer:
         if self.cfg.train.grad_clip:
             stats["grad_norm"] = clip_gradients(self.model, self.cfg.train.grad_clip, self.cfg.train.grad_clip_parts)
         self.optimizer.step()
+        if self.average:
+            self.average.update()
         self.scheduler.step()
         stats["error"] = 1 - stats["reward"]
         return stats
@@ -223,14 +233,20 @@ class Trainer:
             self.lr_drop, self.last_drop_epoch = self.lr_drop * t.lr_gamma, self.epoch
 
     def _evaluate(self, env: GlimpseVectorEnv, mode: str) -> float:
-        return self.model.error(env, mode, self.cfg.eval.mc_samples)
+        with self.averaged():
+            return self.model.error(env, mode, self.cfg.eval.mc_samples)
+
+    def averaged(self):
+        """train.ema: the averaged weights inside the block; else the model as it is."""
+        return self.average.swapped_in() if self.average else contextlib.nullcontext(self.model)
 
     def log_rollouts(self) -> Path:
         """RUN_DIR/rollouts/epoch_XXX.gif: the current policy on the same validation canvases each time."""
         from ram.tools.view import rollout_gif  # drawing code loads only in runs that draw
 
-        path = rollout_gif(self.model, self.cfg, self.run_dir / "rollouts" / f"epoch_{self.epoch:03d}.gif",
-                           self.cfg.view.n, self.device, heading=f"epoch {self.epoch}: ")
+        with self.averaged():
+            path = rollout_gif(self.model, self.cfg, self.run_dir / "rollouts" / f"epoch_{self.epoch:03d}.gif",
+                               self.cfg.view.n, self.device, heading=f"epoch {self.epoch}: ")
         self.logger.log_media("rollouts", path, self.global_step)
         return path
 
