@@ -1,4 +1,5 @@
-"""benchmarks/reproduce.py: the paper configs, the sweep (real train.py runs), the table, resuming."""
+"""benchmarks/reproduce.py and the modules it runs on (paper_rows.py: the rows; results_table.py: the table):
+the paper configs, the sweep (real train.py runs), the table, resuming."""
 
 import importlib.util
 import json
@@ -16,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 SPEC = importlib.util.spec_from_file_location("reproduce", REPO / "benchmarks" / "reproduce.py")
 reproduce = sys.modules["reproduce"] = importlib.util.module_from_spec(SPEC)  # dataclasses look it up
 SPEC.loader.exec_module(reproduce)
+from benchmarks import paper_rows, results_table  # noqa: E402  (importable once reproduce.py set the path)
 
 TINY = ["--epochs", "1", "--threads", "1", "--device", "cpu", "--set", "data.train_size=256",
         "--set", "model.glimpses=2", "--set", "data.val_size=500", "--set", "eval.batch_size=500",
@@ -26,7 +28,7 @@ SHAPES = {"mnist28": (28, 0, 8, 1), "translated60": (60, 0, 12, 3), "cluttered60
 
 def test_every_row_has_a_config_that_loads_and_states_its_budget(data_dir):
     files = sorted((REPO / "configs" / "paper").glob("*.yaml"))
-    assert sorted(f.stem for f in files) == sorted(r.name for r in reproduce.ROWS)
+    assert sorted(f.stem for f in files) == sorted(r.name for r in paper_rows.ROWS)
     assert len(files) == 30  # the 24 rows of Tables 1 and 2, the two random-glimpse controls, our CNN on each table
     for f in files:
         cfg = load_config(f)
@@ -45,7 +47,7 @@ def test_every_row_has_a_config_that_loads_and_states_its_budget(data_dir):
             assert cfg.model.name == "cnn"
         else:
             assert cfg.model.name == model == "cnn_paper"
-        row = next(r for r in reproduce.ROWS if r.name == f.stem)
+        row = next(r for r in paper_rows.ROWS if r.name == f.stem)
         assert f'Row: "{row.label}"' in f.read_text()  # the config names the paper's row
 
 
@@ -67,24 +69,24 @@ def paper_tables() -> dict[tuple[str, str], tuple]:
 
 def test_paper_numbers_are_the_shared_reference():
     published = paper_tables()
-    for row in reproduce.ROWS:
+    for row in paper_rows.ROWS:
         if row.paper:
             assert (row.nips, row.arxiv, row.sure) == published[row.table, row.label], row.name
         else:  # our rows carry no published number, and the paper has no row of that name
             assert (row.nips, row.arxiv) == (None, None) and (row.table, row.label) not in published, row.name
-    assert sum(r.paper for r in reproduce.ROWS) == len(published) == 26
+    assert sum(r.paper for r in paper_rows.ROWS) == len(published) == 26
 
 
 def test_verdict():
-    assert reproduce.verdict(1.07, 1.07) == "meets"
-    assert reproduce.verdict(0.9, 1.07) == "meets"
-    assert reproduce.verdict(1.5, 1.07) == "**MISSES** (+0.43)"
-    assert reproduce.verdict(1.5, None) == "-"
-    assert reproduce.verdict(None, 1.07) == "not run"
+    assert results_table.verdict(1.07, 1.07) == "meets"
+    assert results_table.verdict(0.9, 1.07) == "meets"
+    assert results_table.verdict(1.5, 1.07) == "**MISSES** (+0.43)"
+    assert results_table.verdict(1.5, None) == "-"
+    assert results_table.verdict(None, 1.07) == "not run"
 
 
 def test_row_filter_and_bad_input(capsys, tmp_path):
-    assert [r.name for r in reproduce.select("mnist28_ram7,cluttered100_*")] == [
+    assert [r.name for r in paper_rows.select("mnist28_ram7,cluttered100_*")] == [
         "mnist28_ram7", "cluttered100_cnn_paper", "cluttered100_cnn", "cluttered100_ram4", "cluttered100_ram6",
         "cluttered100_ram8", "cluttered100_ram8_random"]
     assert reproduce.main(["--rows", "mnist29_*", "--out", str(tmp_path)]) == 2
@@ -111,26 +113,26 @@ def test_table_from_real_runs(sweep):
     report = json.loads((out / "reproduce.json").read_text())
     row = next(r for r in report["rows"] if r["row"] == "mnist28_ram7")
     assert row["seeds"] == [0, 1] and report["pipeline_check"] is True
-    for mode in reproduce.MODES:
+    for mode in results_table.MODES:
         values = [r[f"test_error_{mode}"] for r in results]
         assert row[f"test_error_{mode}"]["mean"] == pytest.approx(statistics.mean(values))
         assert row[f"test_error_{mode}"]["std"] == pytest.approx(statistics.stdev(values))
     det = [100 * r["test_error_deterministic"] for r in results]
     mean_pct = 100 * statistics.mean(r["test_error_deterministic"] for r in results)  # as the table rounds it
-    assert row["verdict_vs_nips"] == reproduce.verdict(mean_pct, 1.07)
+    assert row["verdict_vs_nips"] == results_table.verdict(mean_pct, 1.07)
     if statistics.mean(det) > 1.07:  # one epoch on 256 digits: always, but the check follows the numbers
         assert row["verdict_vs_nips"].startswith("**MISSES**")
     assert row["changed"] == ["data.val_size=500", "eval.mc_samples=2", "model.glimpses=2"]
 
     md = (out / "RESULTS.md").read_text()
-    assert "PIPELINE CHECK, NOT THE REPRODUCTION" in md and reproduce.FULL_COMMAND in md
+    assert "PIPELINE CHECK, NOT THE REPRODUCTION" in md and results_table.FULL_COMMAND in md
     single = [r["test_error_single"] for r in results]
     cell = f"{100 * statistics.mean(single):.2f} ± {100 * statistics.stdev(single):.2f}"
     line = next(line for line in md.splitlines() if "(`mnist28_ram7`)" in line)
     budget = load_config(REPO / "configs" / "paper" / "mnist28_ram7.yaml").train.epochs
     assert f"| 2 | {cell} |" in line and "| 1.07 |" in line and f"1/{budget} epochs, 256 digits, cpu" in line
     assert "changed: data.val_size=500, eval.mc_samples=2, model.glimpses=2" in line
-    assert md.count("| not run | not run | not run |") == len(reproduce.ROWS) - 1
+    assert md.count("| not run | not run | not run |") == len(paper_rows.ROWS) - 1
     for s in (0, 1):  # each run's exact command is in the table and in its run dir
         command = json.loads((out / "mnist28_ram7" / f"seed{s}" / "reproduce.json").read_text())["commands"][0]
         assert command.startswith("python train.py --config configs/paper/mnist28_ram7.yaml --out ")
@@ -148,8 +150,8 @@ def test_a_run_of_an_older_config_is_marked_changed(sweep, tmp_path):
     saved = yaml.safe_load((run / "config.yaml").read_text())
     saved["model"]["loc_std"] = 0.3  # the config said 0.3 when the run was made; it says 0.15 now
     (run / "config.yaml").write_text(yaml.safe_dump(saved))
-    row = next(r for r in reproduce.ROWS if r.name == "mnist28_ram7")
-    summary = reproduce.summarize(row, reproduce.collect(tmp_path)["mnist28_ram7"])
+    row = next(r for r in paper_rows.ROWS if r.name == "mnist28_ram7")
+    summary = results_table.summarize(row, results_table.collect(tmp_path)["mnist28_ram7"])
     assert "model.loc_std=0.3" in summary["changed"] and summary["reduced"]
 
 
@@ -166,7 +168,7 @@ def test_plateau_keys_count_only_where_a_plateau_schedule_runs(sweep, tmp_path):
         cfg.train.lr_schedule = saved["train"]["lr_schedule"] = schedule
         saved["train"]["lr_patience"] = cfg.train.lr_patience + 3
         (run / "config.yaml").write_text(yaml.safe_dump(saved))
-        assert (patience in reproduce.config_changes(run, cfg)) is counts  # cosine decay never reads the patience
+        assert (patience in results_table.config_changes(run, cfg)) is counts  # cosine decay never reads the patience
 
 
 def test_finished_runs_are_skipped_and_killed_ones_resumed(sweep, capsys):
@@ -192,8 +194,8 @@ def test_table_only_on_no_runs(tmp_path, capsys):
     assert reproduce.main(["--table-only", "--out", str(tmp_path / "none"), "--results-md", str(md),
                            "--results-json", str(js)]) == 0
     text = md.read_text()
-    assert "PIPELINE CHECK" not in text and text.count("| not run | not run | not run |") == len(reproduce.ROWS)
-    assert f"0 of {len(reproduce.ROWS)} rows have finished runs" in text
+    assert "PIPELINE CHECK" not in text and text.count("| not run | not run | not run |") == len(paper_rows.ROWS)
+    assert f"0 of {len(paper_rows.ROWS)} rows have finished runs" in text
 
 
 def test_plots_are_drawn_from_the_committed_run_files(tmp_path):
