@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -19,7 +20,7 @@ from envs.mnist import DataError
 from ram.errors import ConfigError, RamError
 from ram.training.checkpoint import CheckpointError
 from ram.training.config import load_config
-from ram.training.guard import Interrupted, stop_on_sigint
+from ram.training.guard import Interrupted, hold_run_dir, stop_on_sigint
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "cluttered60.yaml"
 
@@ -57,9 +58,10 @@ def main(argv=None) -> int:
 
         with parallel.session(cfg.train):  # a no-op unless started by torchrun
             run_dir = parallel.agree(run_dir)  # the default name holds a clock: take rank 0's
-            trainer = Trainer(cfg, run_dir, resume=args.resume)
-            with stop_on_sigint(trainer):  # Ctrl-C saves a checkpoint at the next step, then stops
-                trainer.fit()
+            with hold_run_dir(run_dir) if parallel.is_main() else contextlib.nullcontext():
+                trainer = Trainer(cfg, run_dir, resume=args.resume)
+                with stop_on_sigint(trainer):  # Ctrl-C saves a checkpoint at the next step, then stops
+                    trainer.fit()
     except (RamError, DataError) as e:  # the project's own errors: the message says what to fix
         print(f"error: {e}", file=sys.stderr)
         return 2  # anything else is a bug and keeps its traceback

@@ -149,6 +149,27 @@ def test_kill9_at_a_random_moment_then_resume_is_exact(reference, data_dir, tmp_
     assert_same_run(reference.out, out)
 
 
+def test_a_run_being_trained_cannot_be_resumed_by_a_second_process(reference, data_dir, tmp_path):
+    """A sweep started again while its first run still trains must not resume that run beside it."""
+    out = tmp_path / "busy"
+    proc = start_run(["--data-dir", data_dir, "--out", out, *SMALL, "train.epochs=50"], tmp_path / "log")
+    try:
+        wait_for_checkpoint(proc, out)
+        second = resume(out)
+        assert second.returncode == 2, second.stderr[-2000:]
+        message = second.stderr.strip()
+        assert message == (f"error: {out} is being trained by another process right now: let that one finish (or "
+                           "stop it) before resuming, or pick another --out")
+        assert proc.poll() is None  # the first run trains on, untouched
+    finally:
+        proc.kill()
+        proc.wait(60)
+    # the lock dies with its process (here kill -9): the run resumes (train.epochs=1: no more than one epoch)
+    done = subprocess.run([sys.executable, "train.py", "--out", str(out), "--resume", "train.epochs=1"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_saves_and_exits_cleanly_then_resumes_exactly(reference, data_dir, tmp_path, sig):
     out, err, _ = strike(sig, data_dir, tmp_path, reference.window / 3)

@@ -1,4 +1,5 @@
-"""Stopping a run safely: Ctrl-C saves a checkpoint first, and a non-finite loss never reaches one.
+"""Stopping a run safely: Ctrl-C saves a checkpoint first, a non-finite loss never reaches one, and two
+processes never train one run directory.
 
 Why the loss is not checked every step: ``loss.isfinite().item()`` would make the host wait for the
 device at every step, which costs throughput on a GPU. Instead the trainer checks at the moments it
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import sys
+from pathlib import Path
 
 import torch
 
@@ -25,6 +28,41 @@ from ram.training.parallel import average, world_size
 
 class NonFiniteError(RamError, ValueError):
     """The loss or the weights became NaN or infinite; the run stopped before saving them."""
+
+
+class RunBusy(RamError, RuntimeError):
+    """Another live process is training the same run directory."""
+
+
+@contextlib.contextmanager
+def hold_run_dir(run_dir: Path):
+    """Lock RUN_DIR for this process while it trains (flock on the directory itself, so no file is left
+    behind, and the kernel releases it when the process ends, even on kill -9). Without it a sweep started
+    again while its first run still trains would resume that run from the checkpoint it is about to
+    overwrite, and both processes would write the same files. Where the filesystem cannot lock a
+    directory, the run trains unlocked."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    run_dir = Path(run_dir)
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(run_dir, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunBusy(f"{run_dir} is being trained by another process right now: let that one finish (or stop "
+                          "it) before resuming, or pick another --out") from None
+        except OSError:  # e.g. NFS, where flock on a directory fails: train unlocked
+            pass
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+        if created and not any(run_dir.iterdir()):  # a run that failed before writing anything leaves no folder
+            run_dir.rmdir()
 
 
 class Interrupted(Exception):
