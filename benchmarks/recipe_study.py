@@ -29,6 +29,12 @@ sys.path.insert(0, str(REPO))  # `python benchmarks/recipe_study.py` imports ben
 from benchmarks.jobs import Job, run_jobs  # noqa: E402
 
 # name -> (overrides, what it tests). 'today' is the recipe before the study; each other variant changes it.
+def core_recipe(weight: float) -> list[str]:
+    """Cosine decay from 3e-4 with REINFORCE into the core, averaged over steps, at this weight (rounds 23-25)."""
+    return ["train.lr_schedule=cosine", "train.early_stop=0", "train.lr=3e-4", "model.reinforce_to_core=true",
+            "train.reinforce_reduce=mean", f"train.reinforce_weight={weight}"]
+
+
 VARIANTS: dict[str, tuple[list[str], str]] = {
     "today": ([], "centre start, fixed std 0.15, REINFORCE into the location net only, summed, 1 rollout"),
     "random": (["model.start=random"], "a uniformly random first glimpse"),
@@ -116,17 +122,13 @@ VARIANTS: dict[str, tuple[list[str], str]] = {
                                 "cosine decay from 3e-4, REINFORCE into the core, averaged over steps, weight 0.1"),
     # round 23: on cluttered100 core_weak (weight 0.1) beat the row by 2.4 points at 300 epochs and the search
     # still misses 38% of the digits; weight 0.1 was the first value tried, so try a stronger pull on the core
-    **{f"cosine_lr3e-4_core{name}": (["train.lr_schedule=cosine", "train.early_stop=0", "train.lr=3e-4",
-                                      "model.reinforce_to_core=true", "train.reinforce_reduce=mean",
-                                      f"train.reinforce_weight={weight}"],
+    **{f"cosine_lr3e-4_core{name}": (core_recipe(weight),
                                      "cosine decay from 3e-4, REINFORCE into the core, averaged over steps, "
                                      f"weight {weight:g} ({weight / 8:g} of the summed term that wrecked cluttered60)")
        for name, weight in (("03", 0.3), ("10", 1.0), ("30", 3.0))},
     # round 25: late in a run the deterministic validation error moves 0.1-0.2 points from epoch to epoch (round
     # 20), so the best epoch is partly a lucky draw; validate and keep an average of the last ~5,000 steps' weights
-    "cosine_lr3e-4_core10_ema": (["train.lr_schedule=cosine", "train.early_stop=0", "train.lr=3e-4",
-                                  "model.reinforce_to_core=true", "train.reinforce_reduce=mean",
-                                  "train.reinforce_weight=1.0", "train.ema=0.9998"],
+    "cosine_lr3e-4_core10_ema": ([*core_recipe(1.0), "train.ema=0.9998"],
                                  "round 24's recipe, validated and kept as an average of the weights (decay 0.9998)"),
     "cosine_lr3e-4_gae09": (["train.lr_schedule=cosine", "train.early_stop=0", "train.lr=3e-4", "train.gae_lambda=0.9"],
                             "cosine decay from 3e-4, advantages GAE(0.9) over the baseline's values"),

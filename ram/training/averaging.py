@@ -19,18 +19,19 @@ class WeightAverage:
 
     def __init__(self, model: torch.nn.Module, decay: float):
         self.model, self.decay, self.updates = model, decay, 0
-        self.params = [p.detach().clone() for p in model.parameters()]
+        self.live = list(model.parameters())  # the raw weights the optimizer steps (listed once, not every step)
+        self.params = [p.detach().clone() for p in self.live]
 
     @torch.no_grad()
     def update(self) -> None:
         self.updates += 1
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        torch._foreach_lerp_(self.params, [p.detach() for p in self.model.parameters()], 1 - d)
+        torch._foreach_lerp_(self.params, self.live, 1 - d)
 
     @contextmanager
     def swapped_in(self):
         """The model holds the averaged weights inside the block and its own, bit for bit, after it."""
-        raw = [p.detach().clone() for p in self.model.parameters()]
+        raw = [p.detach().clone() for p in self.live]
         self._copy_into_model(self.params)
         try:
             yield self.model
@@ -39,7 +40,7 @@ class WeightAverage:
 
     @torch.no_grad()
     def _copy_into_model(self, tensors: list[torch.Tensor]) -> None:
-        for p, t in zip(self.model.parameters(), tensors):
+        for p, t in zip(self.live, tensors):
             p.copy_(t)
 
     def model_state(self) -> dict:
