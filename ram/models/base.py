@@ -78,6 +78,11 @@ class Model(nn.Module):
         """Error (fraction) over the env's whole fixed split; mode: single, deterministic or mc."""
         raise NotImplementedError
 
+    def wrong_episodes(self, env, mode: str, mc_samples: int) -> torch.Tensor | None:
+        """(N,) bool: which of the split's fixed episodes are misclassified, for models scored per episode;
+        None for those scored another way (Catch's catch rate)."""
+        return None
+
     def test_errors(self, env, mc_samples: int) -> dict:
         """results.json's test errors (test_error_single, _deterministic, _mc) and what they averaged."""
         raise NotImplementedError

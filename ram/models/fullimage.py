@@ -48,15 +48,19 @@ class FullImage(Model):
         return loss, {"loss": loss.detach(), "ce": loss.detach(), "reward": reward.detach()}
 
     @torch.no_grad()
-    def error(self, env, mode: str = "deterministic", mc_samples: int = 1) -> float:
-        """Over the env's whole fixed split; every mode is the same deterministic forward pass per canvas."""
+    def wrong_episodes(self, env, mode: str = "deterministic", mc_samples: int = 1) -> torch.Tensor:
+        """(N,) bool over the env's fixed split; every mode is the same deterministic forward pass per canvas."""
         self.eval()
-        wrong = torch.zeros((), device=env.device)
+        wrong = torch.zeros(env.size, dtype=torch.bool, device=env.device)
         for options, valid in env.split_batches():
             env.reset(options=options)
-            wrong += ((self(env.canvases()).argmax(1) != env.labels()) & valid).sum()
+            index = options["indices"][valid]
+            wrong[index] = (self(env.canvases()).argmax(1) != env.labels())[valid]
         self.train()
-        return wrong.item() / env.size
+        return wrong
+
+    def error(self, env, mode: str = "deterministic", mc_samples: int = 1) -> float:
+        return self.wrong_episodes(env, mode, mc_samples).sum().item() / env.size
 
     def test_errors(self, env, mc_samples: int) -> dict:
         errors = dict.fromkeys(("test_error_single", "test_error_deterministic", "test_error_mc"), self.error(env))

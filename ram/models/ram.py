@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ram.models.base import CLASSES, Model
-from ram.models.rollout import Rollout, evaluate, hybrid_loss, rollout
+from ram.models.rollout import Rollout, evaluate, hybrid_loss, rollout, wrong_episodes
 from ram.training.schedule import loc_std as annealed_std
 
 
@@ -158,6 +158,9 @@ class RAM(Model):
 
     def error(self, env, mode: str, mc_samples: int) -> float:
         return evaluate(self, env, mode, mc_samples)
+
+    def wrong_episodes(self, env, mode: str, mc_samples: int) -> torch.Tensor:
+        return wrong_episodes(self, env, mode, mc_samples)
 
     def test_errors(self, env, mc_samples: int) -> dict:
         errors = {f"test_error_{mode}": self.error(env, mode, mc_samples) for mode in ("single", "deterministic", "mc")}

@@ -78,18 +78,23 @@ def hybrid_loss(r: Rollout, reinforce_weight: float = 1.0, reduce: str = "sum",
 
 
 @torch.no_grad()
-def evaluate(model: "RAM", env: GlimpseVectorEnv, mode: str, mc_samples: int = 10) -> float:
-    """Error (fraction) over the env's whole fixed split. mode: single, deterministic or mc."""
+def wrong_episodes(model: "RAM", env: GlimpseVectorEnv, mode: str, mc_samples: int = 10) -> torch.Tensor:
+    """(N,) bool: which of the env's fixed episodes the model misclassifies. mode: single, deterministic or mc."""
     model.eval()
     generator = torch.Generator(env.device).manual_seed(EVAL_SEED)
     env.generator.manual_seed(EVAL_SEED)  # random first glimpses (model.start=random) are fixed too
-    wrong = torch.zeros((), device=env.device)
+    wrong = torch.zeros(env.size, dtype=torch.bool, device=env.device)
     for options, valid in env.split_batches():
         if mode == "mc":
             probs = sum(rollout(model, env, False, generator, options).logits.softmax(1) for _ in range(mc_samples))
             correct = probs.argmax(1) == env.labels()
         else:
             correct = rollout(model, env, mode == "deterministic", generator, options).reward.bool()
-        wrong += (~correct & valid).sum()
+        wrong[options["indices"][valid]] = ~correct[valid]  # the wrapped-around repeats are not scored twice
     model.train()
-    return wrong.item() / env.size
+    return wrong
+
+
+def evaluate(model: "RAM", env: GlimpseVectorEnv, mode: str, mc_samples: int = 10) -> float:
+    """Error (fraction) over the env's whole fixed split. mode: single, deterministic or mc."""
+    return wrong_episodes(model, env, mode, mc_samples).sum().item() / env.size

@@ -202,7 +202,7 @@ class Trainer:
         while self.epoch < cfg.train.epochs and not self.patience_out():
             train_stats = self.train_epoch()
             self.epoch, self.step_in_epoch = self.epoch + 1, 0
-            val = {"val_error": on_main(lambda: self._evaluate(val_env, cfg.eval.select))}  # one decision
+            val = on_main(lambda: self._validate(val_env, cfg.eval.select))  # one decision
             improved = val["val_error"] < self.best_val
             if improved:
                 self.best_val, self.best_epoch = val["val_error"], self.epoch
@@ -232,9 +232,18 @@ class Trainer:
         if t.lr_schedule == "plateau" and self.epoch - max(self.best_epoch, self.last_drop_epoch) >= t.lr_patience:
             self.lr_drop, self.last_drop_epoch = self.lr_drop * t.lr_gamma, self.epoch
 
-    def _evaluate(self, env: GlimpseVectorEnv, mode: str) -> float:
+    def _validate(self, env: GlimpseVectorEnv, mode: str) -> dict[str, float]:
+        """{'val_error'} that selects the best epoch, and for models scored per episode also the errors of its
+        two halves (even and odd episodes), 'val_error_a' and 'val_error_b': selecting on one half and scoring
+        on the other tells how much a selection rule's pick owes to the noise of the score it picks on
+        (benchmarks/selection_rules.py), without the test split."""
         with self.averaged():
-            return self.model.error(env, mode, self.cfg.eval.mc_samples)
+            wrong = self.model.wrong_episodes(env, mode, self.cfg.eval.mc_samples)  # N, or None
+            if wrong is None:
+                return {"val_error": self.model.error(env, mode, self.cfg.eval.mc_samples)}
+        a, b = wrong[0::2], wrong[1::2]
+        return {"val_error": wrong.sum().item() / len(wrong), "val_error_a": a.sum().item() / len(a),
+                "val_error_b": b.sum().item() / len(b)}
 
     def averaged(self):
         """train.ema: the averaged weights inside the block; else the model as it is."""

@@ -1,0 +1,78 @@
+"""Validation halves: the trainer logs the error of the even and odd validation episodes beside the whole, and
+benchmarks/selection_rules.py judges how to pick the kept epoch on one half by the other."""
+
+import json
+
+import pytest
+import torch
+
+from benchmarks import selection_rules
+from ram.build import build_model, make_env
+from ram.training.config import load_config
+from ram.training.trainer import Trainer
+
+
+def small(data_dir, *extra):
+    return load_config(None, [f"data.data_dir={data_dir}", "data.benchmark=mnist28", "data.train_size=256",
+                              "data.val_size=501", "model.glimpse_size=8", "model.scales=1", "model.glimpses=2",
+                              "train.batch_size=32", "train.epochs=2", "eval.batch_size=64",
+                              "logger.wandb=disabled", *extra])
+
+
+@pytest.mark.parametrize("model", ["ram", "cnn_paper"])
+def test_wrong_episodes_marks_each_fixed_episode_once_and_counts_the_error(data_dir, model):
+    """501 episodes in batches of 64: the last batch wraps around, and its repeats must not be scored twice."""
+    cfg = small(data_dir, f"model.name={model}")
+    torch.manual_seed(0)
+    net = build_model(cfg)
+    env = make_env(cfg, "val", 64, "cpu")
+    wrong = net.wrong_episodes(env, "deterministic", 1)
+    assert wrong.shape == (501,) and wrong.dtype == torch.bool
+    assert wrong.sum().item() / 501 == net.error(env, "deterministic", 1)
+    assert 0 < wrong.sum() < 501  # an untrained net gets some right and some wrong: the mask is not constant
+
+
+def test_validation_logs_two_halves_that_make_up_the_whole(data_dir, tmp_path):
+    trainer = Trainer(small(data_dir), tmp_path / "run")
+    trainer.fit()
+    records = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in records if "val_error" in r]
+    assert len(epochs) == 2
+    for r in epochs:  # 251 even episodes and 250 odd ones
+        assert r["val_error"] * 501 == pytest.approx(r["val_error_a"] * 251 + r["val_error_b"] * 250)
+    assert selection_rules.halves(tmp_path / "run") is not None
+
+
+def write_run(path, a, b):
+    path.mkdir(parents=True)
+    lines = [json.dumps({"epoch": e, "val_error": (x + y) / 2, "val_error_a": x, "val_error_b": y})
+             for e, (x, y) in enumerate(zip(a, b), start=1)]
+    (path / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_a_rule_that_picks_a_lucky_score_is_found_out_by_the_other_half(tmp_path, capsys):
+    """Both halves fall from 3% to 1%; half a has one lucky early dip (0.5% at epoch 3) that half b, the same
+    weights on other digits, does not share. The best-epoch rule takes the dip and scores 2.6% on b; the last
+    epoch scores 1%."""
+    true = [0.03 - 0.002 * i for i in range(11)]  # 3.0% down to 1.0%
+    a = list(true)
+    a[2] = 0.005
+    write_run(tmp_path / "lucky", a, true)
+    write_run(tmp_path / "old", [], [])  # a run from before the halves were logged: skipped, not an error
+    out = tmp_path / "rules"
+    assert selection_rules.main([str(tmp_path / "lucky"), str(tmp_path / "old"), "--out", str(out)]) == 0
+    rows = {r["rule"]: r for r in json.loads(out.with_suffix(".json").read_text())["rules"]}
+    best, last = rows["best epoch (today's rule)"], rows["last epoch"]
+    assert best["held_out"] == pytest.approx((0.026 + 0.010) / 2)  # picked epoch 3 on a, epoch 11 on b
+    assert best["picked_on"] == pytest.approx((0.005 + 0.010) / 2)
+    assert last["held_out"] == pytest.approx(0.010)
+    assert rows["best 5-epoch mean"]["held_out"] == pytest.approx(0.010)  # one dip cannot win a 5-epoch mean
+    assert "old" in capsys.readouterr().err
+    assert out.with_suffix(".md").read_text().index("last epoch") < out.with_suffix(".md").read_text().index(
+        "best epoch (today's rule)")  # ranked by held-out error
+
+
+def test_runs_without_halves_get_a_one_line_error(tmp_path, capsys):
+    write_run(tmp_path / "old", [], [])
+    assert selection_rules.main([str(tmp_path / "old")]) == 2
+    assert "val_error_a" in capsys.readouterr().err.splitlines()[-1]
