@@ -36,7 +36,7 @@ def distances(model, env, centres: torch.Tensor, deterministic: bool) -> tuple[t
     """(T, N) pixel distance of every glimpse to its digit's centre, and (N,) bool: was the answer right."""
     model.eval()
     generator = torch.Generator(env.device).manual_seed(EVAL_SEED)
-    env.generator.manual_seed(EVAL_SEED)  # as evaluate(): random first glimpses are the scored ones
+    env.generator.manual_seed(EVAL_SEED)  # as wrong_episodes(): random first glimpses are the scored ones
     dist, right = [], []
     for options, valid in env.split_batches():
         r = rollout(model, env, deterministic, generator, options)

@@ -35,7 +35,7 @@ def error(model, env, samples: int, start_noise: bool, later_noise: bool) -> flo
     """Error (fraction) over the split of the class probabilities averaged over `samples` paths."""
     model.eval()
     generator = torch.Generator(env.device).manual_seed(EVAL_SEED)
-    env.generator.manual_seed(EVAL_SEED)  # as evaluate(): the scored random starts
+    env.generator.manual_seed(EVAL_SEED)  # as wrong_episodes(): the scored random starts
     random_start = model.start == "random"
     wrong = 0
     for options, valid in env.split_batches():

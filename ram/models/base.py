@@ -74,14 +74,17 @@ class Model(nn.Module):
         return {"all": list(self.parameters())}
 
     # ----------------------------------------------------------------------------- scoring
-    def error(self, env, mode: str, mc_samples: int) -> float:
-        """Error (fraction) over the env's whole fixed split; mode: single, deterministic or mc."""
-        raise NotImplementedError
-
     def wrong_episodes(self, env, mode: str, mc_samples: int) -> torch.Tensor | None:
         """(N,) bool: which of the split's fixed episodes are misclassified, for models scored per episode;
-        None for those scored another way (Catch's catch rate)."""
+        None for those scored another way (Catch's catch rate, which overrides ``error``)."""
         return None
+
+    def error(self, env, mode: str, mc_samples: int) -> float:
+        """Error (fraction) over the env's whole fixed split; mode: single, deterministic or mc."""
+        wrong = self.wrong_episodes(env, mode, mc_samples)
+        if wrong is None:
+            raise NotImplementedError(f"{type(self).__name__} must define wrong_episodes or error")
+        return wrong.sum().item() / env.size
 
     def test_errors(self, env, mc_samples: int) -> dict:
         """results.json's test errors (test_error_single, _deterministic, _mc) and what they averaged."""

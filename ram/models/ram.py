@@ -27,7 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ram.models.base import CLASSES, Model
-from ram.models.rollout import Rollout, evaluate, hybrid_loss, rollout, wrong_episodes
+from ram.models.rollout import Rollout, hybrid_loss, rollout, wrong_episodes
 from ram.training.schedule import loc_std as annealed_std
 
 
@@ -155,9 +155,6 @@ class RAM(Model):
         apart = {id(p) for p in policy + baseline}
         return {"classifier": [p for p in self.parameters() if id(p) not in apart], "policy": policy,
                 "baseline": baseline}
-
-    def error(self, env, mode: str, mc_samples: int) -> float:
-        return evaluate(self, env, mode, mc_samples)
 
     def wrong_episodes(self, env, mode: str, mc_samples: int) -> torch.Tensor:
         return wrong_episodes(self, env, mode, mc_samples)

@@ -93,8 +93,3 @@ def wrong_episodes(model: "RAM", env: GlimpseVectorEnv, mode: str, mc_samples: i
         wrong[options["indices"][valid]] = ~correct[valid]  # the wrapped-around repeats are not scored twice
     model.train()
     return wrong
-
-
-def evaluate(model: "RAM", env: GlimpseVectorEnv, mode: str, mc_samples: int = 10) -> float:
-    """Error (fraction) over the env's whole fixed split. mode: single, deterministic or mc."""
-    return wrong_episodes(model, env, mode, mc_samples).sum().item() / env.size
