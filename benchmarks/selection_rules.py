@@ -92,8 +92,13 @@ def main(argv=None) -> int:
     p.add_argument("runs", nargs="+", type=Path, help="run directories (their metrics.jsonl)")
     p.add_argument("--out", type=Path, default=None, help="write OUT.md and OUT.json as well as printing")
     args = p.parse_args(argv)
-    found = [(str(run), h) for run in args.runs if (h := halves(run))]
-    skipped = [str(run) for run in args.runs if str(run) not in {name for name, _ in found}]
+    found, skipped = [], []
+    for run in args.runs:
+        h = halves(run)
+        if h:
+            found.append((str(run), h))
+        else:
+            skipped.append(str(run))
     if skipped:
         print(f"skipped (no val_error_a/b in metrics.jsonl): {', '.join(skipped)}", file=sys.stderr)
     if not found:

@@ -241,9 +241,8 @@ class Trainer:
             wrong = self.model.wrong_episodes(env, mode, self.cfg.eval.mc_samples)  # N, or None
             if wrong is None:
                 return {"val_error": self.model.error(env, mode, self.cfg.eval.mc_samples)}
-        a, b = wrong[0::2], wrong[1::2]
-        return {"val_error": wrong.sum().item() / len(wrong), "val_error_a": a.sum().item() / len(a),
-                "val_error_b": b.sum().item() / len(b)}
+        rate = lambda mask: mask.sum().item() / len(mask)  # noqa: E731
+        return {"val_error": rate(wrong), "val_error_a": rate(wrong[0::2]), "val_error_b": rate(wrong[1::2])}
 
     def averaged(self):
         """train.ema: the averaged weights inside the block; else the model as it is."""
