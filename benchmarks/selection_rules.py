@@ -39,12 +39,22 @@ def smoothed(curve: Curve, k: int) -> int:
     return min(means, key=lambda e: (means[e], e))
 
 
+def trailing(curve: Curve, k: int) -> int:
+    """The epoch whose mean over itself and the k - 1 epochs before it is the lowest. Unlike the centred mean it
+    needs no later epoch, so a trainer can apply it as it goes and save that epoch's weights."""
+    epochs = sorted(curve)
+    means = {e: statistics.mean(curve[x] for x in epochs[max(0, i - k + 1): i + 1]) for i, e in enumerate(epochs)}
+    return min(means, key=lambda e: (means[e], e))
+
+
 RULES: dict[str, Rule] = {
     "best epoch (today's rule)": best,
     "best epoch of the second half": lambda c: best(c, 0.5),
     "best epoch of the last fifth": lambda c: best(c, 0.8),
     "best 5-epoch mean": lambda c: smoothed(c, 5),
     "best 11-epoch mean": lambda c: smoothed(c, 11),
+    "best trailing 5-epoch mean": lambda c: trailing(c, 5),
+    "best trailing 11-epoch mean": lambda c: trailing(c, 11),
     "last epoch": lambda c: max(c),
 }
 

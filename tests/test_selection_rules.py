@@ -76,3 +76,15 @@ def test_runs_without_halves_get_a_one_line_error(tmp_path, capsys):
     write_run(tmp_path / "old", [], [])
     assert selection_rules.main([str(tmp_path / "old")]) == 2
     assert "val_error_a" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_the_trailing_mean_never_looks_ahead():
+    """A trainer can only apply a rule that needs no later epoch: the trailing pick on a curve cut at any epoch is
+    the pick among that cut's epochs, whatever comes after."""
+    curve = {e: 0.03 - 0.002 * e + (0.004 if e % 3 == 0 else 0.0) for e in range(1, 12)}
+    for cut in range(1, 12):
+        head = {e: v for e, v in curve.items() if e <= cut}
+        means = {e: sum(head[x] for x in range(max(1, e - 4), e + 1)) / (e - max(1, e - 4) + 1) for e in head}
+        assert selection_rules.trailing(head, 5) == min(means, key=lambda e: (means[e], e))
+    steady = {1: 0.05, 2: 0.01, 3: 0.05, 4: 0.02, 5: 0.02, 6: 0.02}
+    assert selection_rules.trailing(steady, 3) == 6  # three steady 2% scores beat the lone 1% dip at epoch 2
