@@ -88,3 +88,19 @@ def test_the_trailing_mean_never_looks_ahead():
         assert selection_rules.trailing(head, 5) == min(means, key=lambda e: (means[e], e))
     steady = {1: 0.05, 2: 0.01, 3: 0.05, 4: 0.02, 5: 0.02, 6: 0.02}
     assert selection_rules.trailing(steady, 3) == 6  # three steady 2% scores beat the lone 1% dip at epoch 2
+
+
+def test_snapshots_hold_the_weights_each_late_epoch_validated(data_dir, tmp_path):
+    """eval.snapshots_from=0.5 of 2 epochs: only epoch 2 is kept, and it scores on validation exactly what the
+    trainer logged for it, the moving average's error (train.ema) and not the raw weights'."""
+    from ram.tools.evaluate import score
+
+    trainer = Trainer(small(data_dir, "eval.snapshots_from=0.5", "train.ema=0.9"), tmp_path / "run")
+    trainer.fit()
+    kept = sorted(p.name for p in (tmp_path / "run/checkpoints/epochs").iterdir())
+    assert kept == ["epoch_002.pt"]
+    logged = [json.loads(line) for line in (tmp_path / "run/metrics.jsonl").read_text().splitlines()]
+    val = [r["val_error"] for r in logged if r.get("epoch") == 2 and "val_error" in r][0]
+    scored = score(tmp_path / "run/checkpoints/epochs/epoch_002.pt", split="val", data_dir=str(data_dir), batch=64)
+    assert scored["epoch"] == 2
+    assert scored["test_error_deterministic"] == pytest.approx(val, abs=1e-9)

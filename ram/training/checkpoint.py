@@ -27,7 +27,8 @@ class CheckpointError(RamError, RuntimeError):
 # What may differ between a checkpoint and the config that resumes it (and every logger.* key). Everything
 # else must match: resuming with another model, data or optimizer setting would not continue the same run.
 RESUME_MAY_CHANGE = {"data.data_dir", "train.epochs", "train.early_stop", "train.device", "train.threads", "train.log_every",
-                     "train.checkpoint_every", "eval.batch_size", "eval.mc_samples", "eval.select"}
+                     "train.checkpoint_every", "eval.batch_size", "eval.mc_samples", "eval.select",
+                     "eval.snapshots_from"}
 VIEW_MUST_MATCH = ("model.",)  # viewing or evaluating needs the same network only
 
 

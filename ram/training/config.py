@@ -154,6 +154,10 @@ class EvalConfig:
     mc_samples: int = option(10, "rollouts averaged for the MC test error", positive=True)
     select: str = option("deterministic", "validation error used to pick the best checkpoint",
                       choices=("deterministic", "single"))
+    snapshots_from: float = option(1.0, "also save the validated weights of every epoch after this fraction of "
+                                   "train.epochs to checkpoints/epochs/ (about a megabyte each), so a selection rule "
+                                   "other than the best epoch can be scored afterwards; 1 = none",
+                                   check=lambda v: None if 0 <= v <= 1 else "must be a fraction between 0 and 1")
 
 
 @dataclass

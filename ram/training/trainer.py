@@ -117,6 +117,14 @@ class Trainer:
                              "totals_ranks": [r["totals"] for r in ranks]}, self.ckpt_dir / name)
         self.saved_step = self.global_step
 
+    def save_snapshot(self) -> Path:
+        """checkpoints/epochs/epoch_XXX.pt: the weights this epoch validated, and nothing to resume from (eval.snapshots_from)."""
+        path = self.ckpt_dir / "epochs" / f"epoch_{self.epoch:03d}.pt"
+        weights = self.average.model_state() if self.average else self.model.state_dict()
+        save_checkpoint({"model_name": self.cfg.model.name, "config": to_dict(self.cfg), "model": weights,
+                         "epoch": self.epoch, "global_step": self.global_step, "world_size": world_size()}, path)
+        return path
+
     def _stop_nonfinite(self, what: str, value) -> None:
         raise NonFiniteError(nonfinite_message(what, value, self.global_step, self.epoch, self.saved_step,
                                                self.run_dir))
@@ -216,6 +224,8 @@ class Trainer:
                   f"{' (best)' if improved else ''} {record['images_per_s']:.0f} img/s")
             if improved:
                 self.save("best.pt")
+            if self.epoch > cfg.eval.snapshots_from * cfg.train.epochs and is_main():
+                self.save_snapshot()
             self.save("last.pt")
             if cfg.view.every and self.epoch % cfg.view.every == 0 and is_main():
                 self.log_rollouts()
