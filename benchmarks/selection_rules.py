@@ -3,12 +3,17 @@ pick on the other half.
 
     python benchmarks/selection_rules.py benchmarks/results/paper_runs/translated60_ram8/seed*
     python benchmarks/selection_rules.py RUN... --out benchmarks/results/selection_rules   # .md and .json
+    python benchmarks/selection_rules.py RUN... --score-test "last epoch"   # once a rule is chosen: its test error
 
 The trainer logs, every epoch, the validation error of the even and the odd validation episodes
 (`val_error_a`, `val_error_b` in metrics.jsonl; runs trained before these were logged are skipped). A rule
 picks an epoch from one half's curve; the other half, which the pick never saw, scores it. Each run counts
 twice (pick on a, score on b, and the reverse). A rule that picks on noise (the minimum over hundreds of
 noisy scores) shows its optimism as the gap between the score it picked on and the held-out one.
+
+Choose the rule on the halves alone; then --score-test RULE applies it to each run's whole validation curve and
+scores the picked epoch's weights on the test split, from checkpoints/epochs/ (runs trained with
+eval.snapshots_from < 1) or best.pt when the pick is the best epoch.
 """
 
 from __future__ import annotations
@@ -69,6 +74,38 @@ def halves(run: Path) -> tuple[Curve, Curve] | None:
     return (a, b) if a else None
 
 
+def whole(run: Path) -> Curve:
+    """The run's validation curve over every validation episode, the one train.py selects on."""
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return {r["epoch"]: r["val_error"] for r in records if r.get("val_error") is not None}
+
+
+def picked_checkpoint(run: Path, epoch: int) -> Path:
+    """The weights the run validated at that epoch: its snapshot, or best.pt if that epoch was the best."""
+    snapshot = run / "checkpoints" / "epochs" / f"epoch_{epoch:03d}.pt"
+    if snapshot.is_file():
+        return snapshot
+    results = json.loads((run / "results.json").read_text()) if (run / "results.json").is_file() else {}
+    if results.get("best_epoch") == epoch:
+        return run / "checkpoints" / "best.pt"
+    raise SystemExit(f"error: {run} kept no weights of epoch {epoch}; train it with eval.snapshots_from below "
+                     f"{epoch / max(whole(run)):.2f} to score this rule")
+
+
+def score_test(runs: list[Path], rule: str, data_dir: str | None) -> list[dict]:
+    """The rule applied to each run's whole validation curve, and the picked weights' test errors."""
+    from ram.tools.evaluate import score
+
+    rows = []
+    for run in runs:
+        curve = whole(run)
+        epoch = RULES[rule](curve)
+        errors = score(picked_checkpoint(run, epoch), split="test", data_dir=data_dir)
+        rows.append({"run": str(run), "epoch": epoch, "val_error": curve[epoch],
+                     **{k: v for k, v in errors.items() if k.startswith("test_error_")}})
+    return rows
+
+
 def judge(runs: list[tuple[Curve, Curve]]) -> list[dict]:
     """Per rule: the mean held-out error of its picks, and the mean error on the half it picked on."""
     rows = []
@@ -101,7 +138,25 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="run directories (their metrics.jsonl)")
     p.add_argument("--out", type=Path, default=None, help="write OUT.md and OUT.json as well as printing")
+    p.add_argument("--score-test", choices=tuple(RULES), default=None, metavar="RULE",
+                   help="score the rule's pick on the test split (choose the rule on the halves first)")
+    p.add_argument("--data-dir", default=None, help="folder with the dataset's IDX files (default: as for train.py)")
     args = p.parse_args(argv)
+    if args.score_test:
+        import torch
+
+        torch.set_num_threads(1)
+        rows = score_test(args.runs, args.score_test, args.data_dir)
+        print(f"| run | epoch picked by {args.score_test} | val % | test single % | deterministic % | MC % |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for r in rows:
+            print(f"| {r['run']} | {r['epoch']} | {100 * r['val_error']:.2f} | {100 * r['test_error_single']:.2f} | "
+                  f"{100 * r['test_error_deterministic']:.2f} | {100 * r['test_error_mc']:.2f} |")
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.with_suffix(".test.json").write_text(json.dumps({"rule": args.score_test, "runs": rows},
+                                                                     indent=2) + "\n")
+        return 0
     found, skipped = [], []
     for run in args.runs:
         h = halves(run)

@@ -104,3 +104,29 @@ def test_snapshots_hold_the_weights_each_late_epoch_validated(data_dir, tmp_path
     scored = score(tmp_path / "run/checkpoints/epochs/epoch_002.pt", split="val", data_dir=str(data_dir), batch=64)
     assert scored["epoch"] == 2
     assert scored["test_error_deterministic"] == pytest.approx(val, abs=1e-9)
+
+
+def test_score_test_scores_the_weights_the_rule_picked(data_dir, tmp_path, capsys):
+    """Epoch 1 is the best (forced below), epoch 2 the last and the only snapshot: 'last epoch' scores the
+    snapshot, the best-epoch rule scores best.pt, and a pick with no kept weights is a one-line error."""
+    from ram.tools.evaluate import score
+
+    run = tmp_path / "run"
+    Trainer(small(data_dir, "eval.snapshots_from=0.5", "eval.mc_samples=1"), run).fit()
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    for r in records:  # make epoch 1 the best and record it as such, as a run where it was would have
+        if r.get("epoch") == 2 and "val_error" in r:
+            r["val_error"] = 1.0
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    results = json.loads((run / "results.json").read_text())
+    (run / "results.json").write_text(json.dumps({**results, "best_epoch": 1}))
+    last = selection_rules.score_test([run], "last epoch", str(data_dir))[0]
+    assert last["epoch"] == 2
+    snap = score(run / "checkpoints/epochs/epoch_002.pt", data_dir=str(data_dir))
+    assert last["test_error_deterministic"] == snap["test_error_deterministic"]
+    assert selection_rules.RULES["best epoch (today's rule)"](selection_rules.whole(run)) == 1
+    assert selection_rules.picked_checkpoint(run, 1) == run / "checkpoints/best.pt"
+    assert selection_rules.picked_checkpoint(run, 2) == run / "checkpoints/epochs/epoch_002.pt"
+    (run / "checkpoints/epochs/epoch_002.pt").unlink()
+    with pytest.raises(SystemExit, match="kept no weights of epoch 2"):
+        selection_rules.score_test([run], "last epoch", str(data_dir))
