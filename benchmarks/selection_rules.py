@@ -85,11 +85,33 @@ def picked_checkpoint(run: Path, epoch: int) -> Path:
     snapshot = run / "checkpoints" / "epochs" / f"epoch_{epoch:03d}.pt"
     if snapshot.is_file():
         return snapshot
+    if epoch == max(whole(run)) and (run / "checkpoints" / "last.pt").is_file():
+        return snapshot_from_last(run / "checkpoints" / "last.pt", snapshot)
     results = json.loads((run / "results.json").read_text()) if (run / "results.json").is_file() else {}
     if results.get("best_epoch") == epoch:
         return run / "checkpoints" / "best.pt"
     raise SystemExit(f"error: {run} kept no weights of epoch {epoch}; train it with eval.snapshots_from below "
                      f"{epoch / max(whole(run)):.2f} to score this rule")
+
+
+def snapshot_from_last(last: Path, out: Path) -> Path:
+    """The last epoch's validated weights from last.pt, which holds the raw weights it trains on and, with
+    train.ema, their average beside them: the snapshot eval.snapshots_from would have written."""
+    from ram.build import build_model
+    from ram.training.averaging import WeightAverage
+    from ram.training.checkpoint import load_model_checkpoint, save_checkpoint
+
+    cfg, state = load_model_checkpoint(last)
+    model = build_model(cfg)
+    model.load_state_dict(state["model"])
+    weights = model.state_dict()
+    if "ema" in state:
+        average = WeightAverage(model, cfg.train.ema)
+        average.load_state_dict(state["ema"])
+        weights = average.model_state()
+    save_checkpoint({**{k: state[k] for k in ("model_name", "config", "epoch", "global_step", "world_size")
+                        if k in state}, "model": weights}, out)
+    return out
 
 
 def score_test(runs: list[Path], rule: str, data_dir: str | None) -> list[dict]:

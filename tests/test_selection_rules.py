@@ -112,7 +112,7 @@ def test_score_test_scores_the_weights_the_rule_picked(data_dir, tmp_path, capsy
     from ram.tools.evaluate import score
 
     run = tmp_path / "run"
-    Trainer(small(data_dir, "eval.snapshots_from=0.5", "eval.mc_samples=1"), run).fit()
+    Trainer(small(data_dir, "eval.snapshots_from=0.5", "eval.mc_samples=1", "train.ema=0.9"), run).fit()
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     for r in records:  # make epoch 1 the best and record it as such, as a run where it was would have
         if r.get("epoch") == 2 and "val_error" in r:
@@ -127,6 +127,10 @@ def test_score_test_scores_the_weights_the_rule_picked(data_dir, tmp_path, capsy
     assert selection_rules.RULES["best epoch (today's rule)"](selection_rules.whole(run)) == 1
     assert selection_rules.picked_checkpoint(run, 1) == run / "checkpoints/best.pt"
     assert selection_rules.picked_checkpoint(run, 2) == run / "checkpoints/epochs/epoch_002.pt"
+    (run / "checkpoints/epochs/epoch_002.pt").unlink()  # the last epoch's weights are in last.pt as well
+    again = selection_rules.score_test([run], "last epoch", str(data_dir))[0]
+    assert again["test_error_deterministic"] == snap["test_error_deterministic"]
     (run / "checkpoints/epochs/epoch_002.pt").unlink()
+    (run / "checkpoints/last.pt").unlink()
     with pytest.raises(SystemExit, match="kept no weights of epoch 2"):
         selection_rules.score_test([run], "last epoch", str(data_dir))
