@@ -30,9 +30,10 @@ Rule = Callable[[Curve], int]
 
 
 def best(curve: Curve, after: float = 0.0) -> int:
-    """The epoch of the lowest error among the last (1 - after) of the run's epochs (the earliest on ties)."""
+    """The epoch of the lowest error among the epochs from the fraction `after` of the run on (the earliest on
+    ties): what train.py keeps with eval.select_from=after."""
     last = max(curve)
-    eligible = [e for e in curve if e > after * last] or [last]
+    eligible = [e for e in curve if e >= after * last] or [last]
     return min(eligible, key=lambda e: (curve[e], e))
 
 

@@ -134,3 +134,27 @@ def test_score_test_scores_the_weights_the_rule_picked(data_dir, tmp_path, capsy
     (run / "checkpoints/last.pt").unlink()
     with pytest.raises(SystemExit, match="kept no weights of epoch 2"):
         selection_rules.score_test([run], "last epoch", str(data_dir))
+
+
+@pytest.mark.parametrize("select_from, kept", [(0.0, 1), (0.5, 2), (1.0, 3)])
+def test_select_from_keeps_the_best_epoch_of_the_tail_only(data_dir, tmp_path, monkeypatch, select_from, kept):
+    """Validation scores 5%, 10%, 20% over 3 epochs: every epoch may be kept at 0, epochs 2-3 at 0.5 (2 >= 1.5),
+    the last one only at 1. best.pt, the test score and results.json follow the kept epoch, and the benchmark's
+    rule for the same fraction picks the same one."""
+    scores = iter([0.05, 0.10, 0.20])
+    monkeypatch.setattr(Trainer, "_validate", lambda self, env, mode: {"val_error": next(scores)})
+    run = tmp_path / "run"
+    results = Trainer(small(data_dir, "train.epochs=3", f"eval.select_from={select_from}"), run).fit()
+    assert results["best_epoch"] == kept and torch.load(run / "checkpoints/best.pt")["epoch"] == kept
+    assert results["val_error_best"] == [0.05, 0.10, 0.20][kept - 1]
+    assert selection_rules.best({1: 0.05, 2: 0.10, 3: 0.20}, select_from) == kept
+
+
+def test_select_from_refuses_the_settings_that_count_from_the_best_epoch(data_dir):
+    from ram.errors import ConfigError
+
+    for setting in ("train.early_stop=5", "train.lr_schedule=plateau"):
+        with pytest.raises(ConfigError, match="eval.select_from=0.8 ignores the epochs before it"):
+            small(data_dir, "eval.select_from=0.8", setting)
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        small(data_dir, "eval.select_from=1.5")

@@ -154,6 +154,9 @@ class EvalConfig:
     mc_samples: int = option(10, "rollouts averaged for the MC test error", positive=True)
     select: str = option("deterministic", "validation error used to pick the best checkpoint",
                       choices=("deterministic", "single"))
+    select_from: float = option(0.0, "keep the best-validation epoch among those from this fraction of train.epochs "
+                                "on: 0 = every epoch, 0.8 = the last fifth, 1 = the last epoch only",
+                                check=lambda v: None if 0 <= v <= 1 else "must be a fraction between 0 and 1")
     snapshots_from: float = option(1.0, "also save the validated weights of every epoch after this fraction of "
                                    "train.epochs to checkpoints/epochs/ (about a megabyte each), so a selection rule "
                                    "other than the best epoch can be scored afterwards; 1 = none",
@@ -279,6 +282,9 @@ def validate(cfg: Config) -> Config:
     d, m, t = cfg.data, cfg.model, cfg.train
     if t.lr_min > t.lr:
         raise ConfigError(f"train.lr_min={t.lr_min} is above train.lr={t.lr}: the schedule decays from lr to lr_min")
+    if cfg.eval.select_from and (t.early_stop or t.lr_schedule == "plateau"):
+        raise ConfigError(f"eval.select_from={cfg.eval.select_from} ignores the epochs before it, which "
+                          f"train.early_stop and the plateau schedule count from: use eval.select_from=0 with them")
     task = "catch" if d.benchmark == GAME else "classify"
     if MODELS[m.name].task != task:
         fits = ", ".join(n for n, c in MODELS.items() if c.task == task)

@@ -211,7 +211,8 @@ class Trainer:
             train_stats = self.train_epoch()
             self.epoch, self.step_in_epoch = self.epoch + 1, 0
             val = on_main(lambda: self._validate(val_env, cfg.eval.select))  # one decision
-            improved = val["val_error"] < self.best_val
+            eligible = self.epoch >= cfg.eval.select_from * cfg.train.epochs  # eval.select_from: the tail only
+            improved = eligible and val["val_error"] < self.best_val
             if improved:
                 self.best_val, self.best_epoch = val["val_error"], self.epoch
             self._plateau()
