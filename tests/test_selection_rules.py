@@ -66,6 +66,8 @@ def test_a_rule_that_picks_a_lucky_score_is_found_out_by_the_other_half(tmp_path
     assert best["held_out"] == pytest.approx((0.026 + 0.010) / 2)  # picked epoch 3 on a, epoch 11 on b
     assert best["picked_on"] == pytest.approx((0.005 + 0.010) / 2)
     assert last["held_out"] == pytest.approx(0.010)
+    assert last["vs_today"] == pytest.approx(0.010 - (0.026 + 0.010) / 2)  # pick by pick: -1.6 and 0 points
+    assert last["vs_today_se"] == pytest.approx(0.016 / 2 ** 0.5 / 2 ** 0.5)
     assert rows["best 5-epoch mean"]["held_out"] == pytest.approx(0.010)  # one dip cannot win a 5-epoch mean
     assert "old" in capsys.readouterr().err
     assert out.with_suffix(".md").read_text().index("last epoch") < out.with_suffix(".md").read_text().index(
