@@ -66,34 +66,36 @@ RULES: dict[str, Rule] = {
 TODAY = "best epoch (today's rule)"
 
 
+def curve(run: Path, key: str) -> Curve:
+    """epoch -> the run's logged `key` (val_error, val_error_a or val_error_b) from metrics.jsonl."""
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    return {r["epoch"]: r[key] for r in records if r.get(key) is not None}
+
+
 def halves(run: Path) -> tuple[Curve, Curve] | None:
-    """The run's two validation-half curves from metrics.jsonl, or None if it did not log them."""
-    a, b = {}, {}
-    for line in (run / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line) if line.strip() else {}
-        if record.get("val_error_a") is not None:
-            a[record["epoch"]], b[record["epoch"]] = record["val_error_a"], record["val_error_b"]
+    """The run's two validation-half curves, or None if it did not log them."""
+    a, b = curve(run, "val_error_a"), curve(run, "val_error_b")
     return (a, b) if a else None
 
 
 def whole(run: Path) -> Curve:
     """The run's validation curve over every validation episode, the one train.py selects on."""
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    return {r["epoch"]: r["val_error"] for r in records if r.get("val_error") is not None}
+    return curve(run, "val_error")
 
 
-def picked_checkpoint(run: Path, epoch: int) -> Path:
-    """The weights the run validated at that epoch: its snapshot, or best.pt if that epoch was the best."""
+def picked_checkpoint(run: Path, epoch: int, last_epoch: int) -> Path:
+    """The weights the run validated at that epoch: its snapshot, last.pt's for the last epoch, or best.pt if
+    that epoch was the best."""
     snapshot = run / "checkpoints" / "epochs" / f"epoch_{epoch:03d}.pt"
     if snapshot.is_file():
         return snapshot
-    if epoch == max(whole(run)) and (run / "checkpoints" / "last.pt").is_file():
+    if epoch == last_epoch and (run / "checkpoints" / "last.pt").is_file():
         return snapshot_from_last(run / "checkpoints" / "last.pt", snapshot)
     results = json.loads((run / "results.json").read_text()) if (run / "results.json").is_file() else {}
     if results.get("best_epoch") == epoch:
         return run / "checkpoints" / "best.pt"
     raise SystemExit(f"error: {run} kept no weights of epoch {epoch}; train it with eval.snapshots_from below "
-                     f"{epoch / max(whole(run)):.2f} to score this rule")
+                     f"{epoch / last_epoch:.2f} to score this rule")
 
 
 def snapshot_from_last(last: Path, out: Path) -> Path:
@@ -111,8 +113,8 @@ def snapshot_from_last(last: Path, out: Path) -> Path:
         average = WeightAverage(model, cfg.train.ema)
         average.load_state_dict(state["ema"])
         weights = average.model_state()
-    save_checkpoint({**{k: state[k] for k in ("model_name", "config", "epoch", "global_step", "world_size")
-                        if k in state}, "model": weights}, out)
+    kept = ("model_name", "config", "epoch", "global_step", "world_size")  # as Trainer.save_snapshot writes
+    save_checkpoint({**{k: state[k] for k in kept if k in state}, "model": weights}, out)
     return out
 
 
@@ -122,10 +124,10 @@ def score_test(runs: list[Path], rule: str, data_dir: str | None) -> list[dict]:
 
     rows = []
     for run in runs:
-        curve = whole(run)
-        epoch = RULES[rule](curve)
-        errors = score(picked_checkpoint(run, epoch), split="test", data_dir=data_dir)
-        rows.append({"run": str(run), "epoch": epoch, "val_error": curve[epoch],
+        val = whole(run)
+        epoch = RULES[rule](val)
+        errors = score(picked_checkpoint(run, epoch, max(val)), split="test", data_dir=data_dir)
+        rows.append({"run": str(run), "epoch": epoch, "val_error": val[epoch],
                      **{k: v for k, v in errors.items() if k.startswith("test_error_")}})
     return rows
 

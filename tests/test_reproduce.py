@@ -155,14 +155,19 @@ def test_a_run_of_an_older_config_is_marked_changed(sweep, tmp_path):
     assert "model.loc_std=0.3" in summary["changed"] and summary["reduced"]
 
 
-def test_plateau_keys_count_only_where_a_plateau_schedule_runs(sweep, tmp_path):
+def copied_run(sweep, tmp_path):
+    """A copy of the sweep's mnist28_ram7 seed 0 to edit, the row's config now, and the run's saved config."""
     import shutil
 
     out, _ = sweep
     run = tmp_path / "seed0"
     shutil.copytree(out / "mnist28_ram7" / "seed0", run)
-    cfg = load_config(REPO / "configs" / "paper" / "mnist28_ram7.yaml")
-    saved = yaml.safe_load((run / "config.yaml").read_text())
+    return run, load_config(REPO / "configs" / "paper" / "mnist28_ram7.yaml"), yaml.safe_load(
+        (run / "config.yaml").read_text())
+
+
+def test_plateau_keys_count_only_where_a_plateau_schedule_runs(sweep, tmp_path):
+    run, cfg, saved = copied_run(sweep, tmp_path)
     patience = f"train.lr_patience={cfg.train.lr_patience + 3}"
     for schedule, counts in (("cosine", False), ("plateau", True)):
         cfg.train.lr_schedule = saved["train"]["lr_schedule"] = schedule
@@ -173,13 +178,7 @@ def test_plateau_keys_count_only_where_a_plateau_schedule_runs(sweep, tmp_path):
 
 def test_kept_snapshots_change_no_experiment_but_the_selection_rule_does(sweep, tmp_path):
     """eval.snapshots_from only keeps more weights on disk; eval.select_from changes which epoch is scored."""
-    import shutil
-
-    out, _ = sweep
-    run = tmp_path / "seed0"
-    shutil.copytree(out / "mnist28_ram7" / "seed0", run)
-    cfg = load_config(REPO / "configs" / "paper" / "mnist28_ram7.yaml")
-    saved = yaml.safe_load((run / "config.yaml").read_text())
+    run, cfg, saved = copied_run(sweep, tmp_path)
     saved["eval"].update(snapshots_from=0.5, select_from=0.8)
     (run / "config.yaml").write_text(yaml.safe_dump(saved))
     changes = results_table.config_changes(run, cfg)  # the sweep's own reductions (data.val_size) are there too

@@ -127,8 +127,8 @@ def test_score_test_scores_the_weights_the_rule_picked(data_dir, tmp_path, capsy
     snap = score(run / "checkpoints/epochs/epoch_002.pt", data_dir=str(data_dir))
     assert last["test_error_deterministic"] == snap["test_error_deterministic"]
     assert selection_rules.RULES["best epoch (today's rule)"](selection_rules.whole(run)) == 1
-    assert selection_rules.picked_checkpoint(run, 1) == run / "checkpoints/best.pt"
-    assert selection_rules.picked_checkpoint(run, 2) == run / "checkpoints/epochs/epoch_002.pt"
+    assert selection_rules.picked_checkpoint(run, 1, 2) == run / "checkpoints/best.pt"
+    assert selection_rules.picked_checkpoint(run, 2, 2) == run / "checkpoints/epochs/epoch_002.pt"
     (run / "checkpoints/epochs/epoch_002.pt").unlink()  # the last epoch's weights are in last.pt as well
     again = selection_rules.score_test([run], "last epoch", str(data_dir))[0]
     assert again["test_error_deterministic"] == snap["test_error_deterministic"]
