@@ -161,6 +161,10 @@ class EvalConfig:
                                    "train.epochs to checkpoints/epochs/ (about a megabyte each), so a selection rule "
                                    "other than the best epoch can be scored afterwards; 1 = none",
                                    check=lambda v: None if 0 <= v <= 1 else "must be a fraction between 0 and 1")
+    average_from: float = option(1.0, "keep, instead of the best-validation epoch, the uniform average of the "
+                                 "validated weights of every epoch after this fraction of train.epochs (stochastic "
+                                 "weight averaging of the tail, recipe round 28); 1 = off",
+                                 check=lambda v: None if 0 <= v <= 1 else "must be a fraction between 0 and 1")
 
 
 @dataclass

@@ -16,7 +16,7 @@ from ram.errors import ConfigError
 from ram.models.base import LossCall
 from ram.records.logger import RunLogger
 from ram.tools.macs import model_macs
-from ram.training.averaging import WeightAverage
+from ram.training.averaging import TailAverage, WeightAverage
 from ram.training.checkpoint import (capture_rng, check_compatible, load_checkpoint, own_rng, restore_rng,
                                      save_checkpoint, seed_all)
 from ram.training.clipping import clip_gradients
@@ -50,6 +50,8 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * t.epochs
         self.optimizer = adam(self.model.parameters(), lr=t.lr * lr_scale(t.lr_scaling), weight_decay=t.weight_decay)
         self.average = WeightAverage(self.model, t.ema) if t.ema else None  # what validation and best.pt hold
+        self.tail = TailAverage() if cfg.eval.average_from < 1 else None  # eval.average_from: what best.pt ends as
+        self.tail_val: dict | None = None  # the tail average's validation errors, once it is kept
         floor = t.lr_min / t.lr
         self.lr_drop, self.last_drop_epoch = 1.0, 0  # the plateau schedule's drops so far (1 = none)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(  # the lambda reads lr_drop: drops apply from the next step
@@ -80,6 +82,7 @@ class Trainer:
             "wall_time": self.wall_time + time.perf_counter() - self.session_start,
             "totals": {k: torch.as_tensor(v).cpu() for k, v in self.totals.items()},
             **({"ema": self.average.state_dict()} if self.average else {}),
+            **({"tail": self.tail.state_dict(), "tail_val": self.tail_val} if self.tail else {}),
             "rng": {**capture_rng(self.device), "env": self.env.generator.get_state(),
                     "policy": self.policy_rng.get_state()},
         }
@@ -92,6 +95,9 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         if self.average:  # train.ema must match to resume, so a run with it saved it
             self.average.load_state_dict(state["ema"])
+        if self.tail:  # eval.average_from must match to resume, so a run with it saved it
+            self.tail.load_state_dict(state["tail"])
+            self.tail_val = state["tail_val"]
         for key in ("epoch", "step_in_epoch", "global_step", "best_val", "best_epoch", "train_time", "train_images"):
             setattr(self, key, state[key])
         self.wall_time = state.get("wall_time", 0.0)
@@ -103,24 +109,32 @@ class Trainer:
         self.env.generator.set_state(state["rng"]["env"])
         self.policy_rng.set_state(state["rng"]["policy"])
 
-    def save(self, name: str = "last.pt") -> None:
-        """Only a finite model is saved, so the last good checkpoint survives a numerical fault."""
+    def save(self, name: str = "last.pt", weights: dict | None = None) -> None:
+        """Only a finite model is saved, so the last good checkpoint survives a numerical fault. ``weights``:
+        what best.pt holds instead of the validated weights of this epoch (the tail average)."""
         loss_ok = "loss" not in self.totals or finite(self.totals["loss"])
         if not all_ranks_ok(loss_ok and params_finite(self.model), self.device):  # every rank stops together
             self._stop_nonfinite("the loss" if not loss_ok else "a parameter", "non-finite")
         state = self._state()
         if name == "best.pt" and self.average:  # the model that was validated: evaluate, export and test read it
             state["model"] = self.average.model_state()
+        if weights is not None:
+            state["model"] = weights
         ranks = gather({"rng": state["rng"], "totals": state["totals"]})  # every rank resumes its own streams
         if is_main():
             save_checkpoint({**state, "world_size": len(ranks), "rng_ranks": [r["rng"] for r in ranks],
                              "totals_ranks": [r["totals"] for r in ranks]}, self.ckpt_dir / name)
         self.saved_step = self.global_step
 
+    def validated_weights(self) -> dict:
+        """The weights validation scores: the moving average with train.ema, else the model's own."""
+        return self.average.model_state() if self.average else {k: v.detach().clone()
+                                                               for k, v in self.model.state_dict().items()}
+
     def save_snapshot(self) -> Path:
         """checkpoints/epochs/epoch_XXX.pt: the weights this epoch validated, and nothing to resume from (eval.snapshots_from)."""
         path = self.ckpt_dir / "epochs" / f"epoch_{self.epoch:03d}.pt"
-        weights = self.average.model_state() if self.average else self.model.state_dict()
+        weights = self.validated_weights()
         save_checkpoint({"model_name": self.cfg.model.name, "config": to_dict(self.cfg), "model": weights,
                          "epoch": self.epoch, "global_step": self.global_step, "world_size": world_size()}, path)
         return path
@@ -227,6 +241,10 @@ class Trainer:
                 self.save("best.pt")
             if self.epoch > cfg.eval.snapshots_from * cfg.train.epochs and is_main():
                 self.save_snapshot()
+            if self.tail and self.epoch > cfg.eval.average_from * cfg.train.epochs:
+                self.tail.add(self.validated_weights(), self.epoch)
+            if self.tail and self.tail.count and self.epoch == cfg.train.epochs:
+                self.keep_tail_average(val_env)
             self.save("last.pt")
             if cfg.view.every and self.epoch % cfg.view.every == 0 and is_main():
                 self.log_rollouts()
@@ -249,11 +267,34 @@ class Trainer:
         on the other tells how much a selection rule's pick owes to the noise of the score it picks on
         (benchmarks/selection_rules.py), without the test split."""
         with self.averaged():
-            wrong = self.model.wrong_episodes(env, mode, self.cfg.eval.mc_samples)  # N, or None
-            if wrong is None:
-                return {"val_error": self.model.error(env, mode, self.cfg.eval.mc_samples)}
+            return self._validate_as_is(env, mode)
+
+    def _validate_as_is(self, env: GlimpseVectorEnv, mode: str) -> dict[str, float]:
+        """_validate's errors of the weights the model holds now."""
+        wrong = self.model.wrong_episodes(env, mode, self.cfg.eval.mc_samples)  # N, or None
+        if wrong is None:
+            return {"val_error": self.model.error(env, mode, self.cfg.eval.mc_samples)}
         rate = lambda mask: mask.sum().item() / len(mask)  # noqa: E731
         return {"val_error": rate(wrong), "val_error_a": rate(wrong[0::2]), "val_error_b": rate(wrong[1::2])}
+
+    def keep_tail_average(self, val_env) -> None:
+        """eval.average_from, at the end of the last epoch: validate the average of the tail's validated weights and
+        keep it as best.pt in place of the best epoch (which stays in metrics.jsonl and results.json)."""
+        weights = self.tail.model_state()
+        raw = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.model.load_state_dict(weights)
+        self.tail_val = on_main(lambda: self._validate_as_is(val_env, self.cfg.eval.select))
+        self.model.load_state_dict(raw)
+        self.save("best.pt", weights=weights)
+        t = self.tail
+        print(f"kept the average of epochs {t.first}-{t.last} ({t.count} epochs): val err {self.tail_val['val_error']:.4f}")
+
+    def kept(self) -> dict:
+        """results.json's account of what best.pt holds and test scored: the best epoch, or the tail average."""
+        if self.tail_val is None:
+            return {"kept": "best epoch"}
+        return {"kept": "average", "average_epochs": [self.tail.first, self.tail.last],
+                **{k.replace("val_error", "val_error_kept"): v for k, v in self.tail_val.items()}}
 
     def averaged(self):
         """train.ema: the averaged weights inside the block; else the model as it is."""
@@ -279,6 +320,7 @@ class Trainer:
             "benchmark": cfg.data.benchmark, "model": cfg.model.name,
             **self.model.test_errors(test_env, cfg.eval.mc_samples),  # RAM: three ways; full-image: one pass
             "val_error_best": self.best_val, "best_epoch": self.best_epoch, "epochs": self.epoch,
+            **self.kept(),
             "stopped_early": self.epoch < cfg.train.epochs, "rollouts": cfg.train.rollouts,
             "train_episodes": self.train_images * cfg.train.rollouts,
             "params": count_params(self.model), "macs": model_macs(self.model, cfg.data.canvas_size),
