@@ -174,11 +174,16 @@ def command(name: str, seed: int, run_dir: Path, args, resume: bool) -> list[str
                   "logger.wandb=disabled", *overrides]
 
 
+def kept_val(results: dict) -> float:
+    """The validation error of what best.pt holds: the best epoch's, or the tail average's (eval.average_from)."""
+    return results.get("val_error_kept", results["val_error_best"])
+
+
 def run_all(todo: list[tuple[str, int, Path]], args) -> int:
     jobs = [Job(f"{name} seed {seed}", run_dir, command(name, seed, run_dir, args,
                                                        (run_dir / "checkpoints" / "last.pt").is_file()), {"variant": name})
             for name, seed, run_dir in todo if not (run_dir / "results.json").is_file()]
-    return run_jobs(jobs, args.jobs, "study.json", lambda res: f"best val {100 * res['val_error_best']:.2f}%")
+    return run_jobs(jobs, args.jobs, "study.json", lambda res: f"kept val {100 * kept_val(res):.2f}%")
 
 
 def summarize(out: Path, names: list[str], reference: str = "today") -> list[dict]:
@@ -192,7 +197,7 @@ def summarize(out: Path, names: list[str], reference: str = "today") -> list[dic
                 runs.append({"run_dir": shown(run_dir), "commands": meta.get("commands", []), **res})
         if not runs:
             continue
-        val = [100 * r["val_error_best"] for r in runs]
+        val = [100 * kept_val(r) for r in runs]
         rows.append({
             "variant": name, "overrides": VARIANTS[name][0] if name in VARIANTS else [],
             "what": VARIANTS.get(name, ([], ""))[1], "seeds": len(runs),
