@@ -52,21 +52,22 @@ def tail_checkpoint(run: Path, start: float) -> Path:
     return out
 
 
-def validation(checkpoint: Path) -> dict[str, float]:
+def validation(checkpoint: Path, data_dir: str | None = None) -> dict[str, float]:
     """The checkpoint's validation errors (whole, even and odd episodes), as the trainer computes them."""
     import torch
 
     from ram.build import build_model, make_env
     from ram.training.checkpoint import load_model_checkpoint
+    from ram.training.trainer import validation_errors
 
     cfg, state = load_model_checkpoint(checkpoint)
+    if data_dir is not None:
+        cfg.data.data_dir = data_dir
     model = build_model(cfg)
     model.load_state_dict(state["model"])
     env = make_env(cfg, "val", cfg.eval.batch_size, torch.device("cpu"))
     with torch.no_grad():
-        wrong = model.wrong_episodes(env, cfg.eval.select, cfg.eval.mc_samples)
-    rate = lambda mask: mask.sum().item() / len(mask)  # noqa: E731
-    return {"val_error": rate(wrong), "val_error_a": rate(wrong[0::2]), "val_error_b": rate(wrong[1::2])}
+        return validation_errors(model, env, cfg.eval.select, cfg.eval.mc_samples)
 
 
 def judge(runs: list[dict]) -> dict:
@@ -144,7 +145,7 @@ def main(argv=None) -> int:
             return 2
         epochs = torch.load(ckpt, weights_only=True)["average_epochs"]
         runs.append({"run": str(run), "epochs": epochs, "curve": selection_rules.whole(run), "curve_a": halves[0],
-                     "curve_b": halves[1], "tail": validation(ckpt)})
+                     "curve_b": halves[1], "tail": validation(ckpt, args.data_dir)})
     verdict = judge(runs)
     text = table(runs, verdict, args.start)
     print(text)

@@ -131,10 +131,9 @@ class Trainer:
         return self.average.model_state() if self.average else {k: v.detach().clone()
                                                                for k, v in self.model.state_dict().items()}
 
-    def save_snapshot(self) -> Path:
+    def save_snapshot(self, weights: dict) -> Path:
         """checkpoints/epochs/epoch_XXX.pt: the weights this epoch validated, and nothing to resume from (eval.snapshots_from)."""
         path = self.ckpt_dir / "epochs" / f"epoch_{self.epoch:03d}.pt"
-        weights = self.validated_weights()
         save_checkpoint({"model_name": self.cfg.model.name, "config": to_dict(self.cfg), "model": weights,
                          "epoch": self.epoch, "global_step": self.global_step, "world_size": world_size()}, path)
         return path
@@ -239,10 +238,13 @@ class Trainer:
                   f"{' (best)' if improved else ''} {record['images_per_s']:.0f} img/s")
             if improved:
                 self.save("best.pt")
-            if self.epoch > cfg.eval.snapshots_from * cfg.train.epochs and is_main():
-                self.save_snapshot()
-            if self.tail and self.epoch > cfg.eval.average_from * cfg.train.epochs:
-                self.tail.add(self.validated_weights(), self.epoch)
+            snapshot = self.epoch > cfg.eval.snapshots_from * cfg.train.epochs and is_main()
+            averaged = self.tail and self.epoch > cfg.eval.average_from * cfg.train.epochs
+            weights = self.validated_weights() if snapshot or averaged else None  # built once for both
+            if snapshot:
+                self.save_snapshot(weights)
+            if averaged:
+                self.tail.add(weights, self.epoch)
             if self.tail and self.tail.count and self.epoch == cfg.train.epochs:
                 self.keep_tail_average(val_env)
             self.save("last.pt")
@@ -267,15 +269,7 @@ class Trainer:
         on the other tells how much a selection rule's pick owes to the noise of the score it picks on
         (benchmarks/selection_rules.py), without the test split."""
         with self.averaged():
-            return self._validate_as_is(env, mode)
-
-    def _validate_as_is(self, env: GlimpseVectorEnv, mode: str) -> dict[str, float]:
-        """_validate's errors of the weights the model holds now."""
-        wrong = self.model.wrong_episodes(env, mode, self.cfg.eval.mc_samples)  # N, or None
-        if wrong is None:
-            return {"val_error": self.model.error(env, mode, self.cfg.eval.mc_samples)}
-        rate = lambda mask: mask.sum().item() / len(mask)  # noqa: E731
-        return {"val_error": rate(wrong), "val_error_a": rate(wrong[0::2]), "val_error_b": rate(wrong[1::2])}
+            return validation_errors(self.model, env, mode, self.cfg.eval.mc_samples)
 
     def keep_tail_average(self, val_env) -> None:
         """eval.average_from, at the end of the last epoch: validate the average of the tail's validated weights and
@@ -283,7 +277,8 @@ class Trainer:
         weights = self.tail.model_state()
         raw = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.model.load_state_dict(weights)
-        self.tail_val = on_main(lambda: self._validate_as_is(val_env, self.cfg.eval.select))
+        self.tail_val = on_main(lambda: validation_errors(self.model, val_env, self.cfg.eval.select,
+                                                          self.cfg.eval.mc_samples))
         self.model.load_state_dict(raw)
         self.save("best.pt", weights=weights)
         t = self.tail
@@ -332,3 +327,13 @@ class Trainer:
         print("test error: " + ", ".join(f"{k[len('test_error_'):]} {v:.4f}" for k, v in results.items()
                                          if k.startswith("test_error_") and isinstance(v, float)))
         return results
+
+
+def validation_errors(model, env, mode: str, mc_samples: int) -> dict[str, float]:
+    """{'val_error'} of the weights the model holds, and for models scored per episode the errors of the even and
+    the odd episodes ('val_error_a', 'val_error_b'): what the trainer logs and selects on."""
+    wrong = model.wrong_episodes(env, mode, mc_samples)  # N, or None
+    if wrong is None:
+        return {"val_error": model.error(env, mode, mc_samples)}
+    rate = lambda mask: mask.sum().item() / len(mask)  # noqa: E731
+    return {"val_error": rate(wrong), "val_error_a": rate(wrong[0::2]), "val_error_b": rate(wrong[1::2])}
