@@ -179,6 +179,12 @@ def test_trainer_anneals_the_std_and_trains_m_rollouts_per_image(data_dir, tmp_p
     assert trainer.model.loc_std == pytest.approx(0.1)
 
 
+def test_train_optimizer_adamw_reaches_the_trainer(data_dir, tmp_path):
+    trainer = Trainer(quick_cfg(data_dir, "train.optimizer=adamw", "train.weight_decay=0.05"), tmp_path / "run")
+    assert isinstance(trainer.optimizer, torch.optim.AdamW) and trainer.optimizer.defaults["weight_decay"] == 0.05
+    assert type(Trainer(quick_cfg(data_dir), tmp_path / "run2").optimizer) is torch.optim.Adam
+
+
 def test_plateau_drops_the_learning_rate_and_early_stop_ends_the_run(data_dir, tmp_path):
     cfg = quick_cfg(data_dir, "train.epochs=50", "train.lr_schedule=plateau", "train.lr_patience=2",
                     "train.lr_gamma=0.1", "train.early_stop=3")

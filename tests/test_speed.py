@@ -74,6 +74,17 @@ def test_adam_is_fused_where_torch_has_the_kernel():
     assert fused or tuple(map(int, torch.__version__.split(".")[:2])) < (2, 4)
 
 
+def test_adamw_decays_weights_apart_from_the_gradient():
+    # a weight with no gradient: AdamW shrinks it by lr x weight_decay of itself; Adam's L2 term becomes the
+    # whole gradient, which the normalisation turns into a step of lr
+    for decoupled, expected in ((True, 2.0 * (1 - 0.1 * 0.5)), (False, 2.0 - 0.1)):
+        weight = torch.nn.Parameter(torch.full((3,), 2.0))
+        optimizer = adam([weight], lr=0.1, weight_decay=0.5, decoupled=decoupled)
+        weight.grad = torch.zeros(3)
+        optimizer.step()
+        assert torch.allclose(weight.detach(), torch.full((3,), expected), atol=1e-5), (decoupled, weight)
+
+
 def test_throughput_benchmark_measures_a_row(data_dir):
     from benchmarks.throughput import measure
 

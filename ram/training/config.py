@@ -129,7 +129,9 @@ class TrainConfig:
                                non_negative=True, check=lambda v: None if v <= 1 else "must lie in [0, 1]")
     entropy: float = option(0.0, "Catch: weight of the move policy's entropy bonus (keeps a sampled policy from "
                             "collapsing onto one move before it has learned anything)", non_negative=True)
-    weight_decay: float = option(0.0, "Adam's weight decay", non_negative=True)
+    weight_decay: float = option(0.0, "Adam's weight decay (an L2 term in the gradient; see optimizer)", non_negative=True)
+    optimizer: str = option("adam", "adam, or adamw: weight_decay decoupled from the gradient, each step shrinks every "
+                            "weight by lr x weight_decay of itself (ram/training/speed.py)", choices=("adam", "adamw"))
     ema: float = option(0.0, "decay of an exponential moving average of the weights (ram/training/averaging.py) that "
                         "validation, best.pt and the test score use; 0 = off, 0.9998 averages about 5,000 steps",
                         check=lambda v: None if 0 <= v < 1 else "must lie in [0, 1)")

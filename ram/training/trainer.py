@@ -48,7 +48,8 @@ class Trainer:
         self.loss = data_parallel(LossCall(self.model, t), self.device, self.model.unused_parameters)
         self.steps_per_epoch = self.epoch_size // (t.batch_size * world_size())  # the last partial batch is dropped
         self.total_steps = self.steps_per_epoch * t.epochs
-        self.optimizer = adam(self.model.parameters(), lr=t.lr * lr_scale(t.lr_scaling), weight_decay=t.weight_decay)
+        self.optimizer = adam(self.model.parameters(), lr=t.lr * lr_scale(t.lr_scaling), weight_decay=t.weight_decay,
+                              decoupled=t.optimizer == "adamw")
         self.average = WeightAverage(self.model, t.ema) if t.ema else None  # what validation and best.pt hold
         self.tail = TailAverage() if cfg.eval.average_from < 1 else None  # eval.average_from: what best.pt ends as
         self.tail_val: dict | None = None  # the tail average's validation errors, once it is kept
