@@ -61,3 +61,29 @@ def test_a_decay_of_one_is_refused_in_one_line(tmp_path, capsys):
     assert train.main(["--out", str(tmp_path / "x"), "train.ema=1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "train.ema" in err and "[0, 1)" in err
+
+
+def test_compare_ema_logs_a_second_average_and_changes_nothing_else(data_dir, tmp_path):
+    # eval.compare_ema exists to compare two decays on one trajectory: it must not move training or best.pt
+    args = ["--config", str(REPO / "configs/mnist28.yaml"), "--data-dir", data_dir, "train.epochs=2",
+            "data.train_size=1024", "data.val_size=1000", "eval.mc_samples=1", "model.glimpses=3", "train.lr=3e-3",
+            "train.ema=0.9", "logger.wandb=disabled"]
+    assert train.main([*args, "--out", str(tmp_path / "plain")]) == 0
+    assert train.main([*args, "eval.compare_ema=0.5", "--out", str(tmp_path / "compared")]) == 0
+    rows = {name: [json.loads(line) for line in (tmp_path / name / "metrics.jsonl").read_text().splitlines()]
+            for name in ("plain", "compared")}
+    for plain, compared in zip(rows["plain"], rows["compared"], strict=True):
+        assert plain["train_error"] == compared["train_error"] and plain["val_error"] == compared["val_error"]
+        assert "val_error_compare" not in plain and "val_error_compare_a" in compared
+    best = {name: torch.load(tmp_path / name / "checkpoints/best.pt", weights_only=True) for name in rows}
+    assert all(torch.equal(v, best["compared"]["model"][k]) for k, v in best["plain"]["model"].items())
+
+    last = torch.load(tmp_path / "compared/checkpoints/last.pt", weights_only=True)  # the logged average is decay 0.5's
+    assert last["ema_compare"]["updates"] == last["ema"]["updates"] == 32  # every step: 2 x 1024 digits / batch 64
+    cfg = checkpoint_config(last)
+    model = build_model(cfg)
+    names = [n for n, _ in model.named_parameters()]
+    model.load_state_dict({**last["model"], **dict(zip(names, last["ema_compare"]["params"]))})
+    env = make_env(cfg, "val", 1000, torch.device("cpu"))
+    assert rows["compared"][-1]["val_error_compare"] == pytest.approx(model.error(env, "deterministic", 1), abs=1e-9)
+    assert rows["compared"][-1]["val_error_compare"] != rows["compared"][-1]["val_error"]

@@ -167,6 +167,10 @@ class EvalConfig:
                                  "validated weights of every epoch after this fraction of train.epochs (stochastic "
                                  "weight averaging of the tail, recipe round 28); 1 = off",
                                  check=lambda v: None if 0 <= v <= 1 else "must be a fraction between 0 and 1")
+    compare_ema: float = option(0.0, "also keep a moving average of the weights with this decay and log its validation "
+                                "errors as val_error_compare (and _a, _b) each epoch; training, selection and best.pt "
+                                "are unchanged, so two decays are compared on one trajectory (recipe round 30); 0 = off",
+                                check=lambda v: None if 0 <= v < 1 else "must lie in [0, 1)")
 
 
 @dataclass

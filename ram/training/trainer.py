@@ -51,6 +51,8 @@ class Trainer:
         self.optimizer = adam(self.model.parameters(), lr=t.lr * lr_scale(t.lr_scaling), weight_decay=t.weight_decay,
                               decoupled=t.optimizer == "adamw")
         self.average = WeightAverage(self.model, t.ema) if t.ema else None  # what validation and best.pt hold
+        # eval.compare_ema: a second average, validated and logged only, so two decays share one trajectory
+        self.compare = WeightAverage(self.model, cfg.eval.compare_ema) if cfg.eval.compare_ema else None
         self.tail = TailAverage() if cfg.eval.average_from < 1 else None  # eval.average_from: what best.pt ends as
         self.tail_val: dict | None = None  # the tail average's validation errors, once it is kept
         floor = t.lr_min / t.lr
@@ -83,6 +85,7 @@ class Trainer:
             "wall_time": self.wall_time + time.perf_counter() - self.session_start,
             "totals": {k: torch.as_tensor(v).cpu() for k, v in self.totals.items()},
             **({"ema": self.average.state_dict()} if self.average else {}),
+            **({"ema_compare": self.compare.state_dict()} if self.compare else {}),
             **({"tail": self.tail.state_dict(), "tail_val": self.tail_val} if self.tail else {}),
             "rng": {**capture_rng(self.device), "env": self.env.generator.get_state(),
                     "policy": self.policy_rng.get_state()},
@@ -96,6 +99,8 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         if self.average:  # train.ema must match to resume, so a run with it saved it
             self.average.load_state_dict(state["ema"])
+        if self.compare:  # eval.compare_ema must match to resume too
+            self.compare.load_state_dict(state["ema_compare"])
         if self.tail:  # eval.average_from must match to resume, so a run with it saved it
             self.tail.load_state_dict(state["tail"])
             self.tail_val = state["tail_val"]
@@ -168,6 +173,8 @@ class Trainer:
         self.optimizer.step()
         if self.average:
             self.average.update()
+        if self.compare:
+            self.compare.update()
         self.scheduler.step()
         stats["error"] = 1 - stats["reward"]
         return stats
@@ -225,6 +232,8 @@ class Trainer:
             train_stats = self.train_epoch()
             self.epoch, self.step_in_epoch = self.epoch + 1, 0
             val = on_main(lambda: self._validate(val_env, cfg.eval.select))  # one decision
+            if self.compare:  # logged only: it decides nothing
+                val = {**val, **on_main(lambda: self._validate_compare(val_env, cfg.eval.select))}
             eligible = self.epoch >= cfg.eval.select_from * cfg.train.epochs  # eval.select_from: the tail only
             improved = eligible and val["val_error"] < self.best_val
             if improved:
@@ -271,6 +280,12 @@ class Trainer:
         (benchmarks/selection_rules.py), without the test split."""
         with self.averaged():
             return validation_errors(self.model, env, mode, self.cfg.eval.mc_samples)
+
+    def _validate_compare(self, env: GlimpseVectorEnv, mode: str) -> dict[str, float]:
+        """eval.compare_ema: the second average's validation errors, as 'val_error_compare' (and its halves)."""
+        with self.compare.swapped_in():
+            errors = validation_errors(self.model, env, mode, self.cfg.eval.mc_samples)
+        return {k.replace("val_error", "val_error_compare"): v for k, v in errors.items()}
 
     def keep_tail_average(self, val_env) -> None:
         """eval.average_from, at the end of the last epoch: validate the average of the tail's validated weights and
