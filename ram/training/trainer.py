@@ -232,8 +232,9 @@ class Trainer:
             train_stats = self.train_epoch()
             self.epoch, self.step_in_epoch = self.epoch + 1, 0
             val = on_main(lambda: self._validate(val_env, cfg.eval.select))  # one decision
-            if self.compare:  # logged only: it decides nothing
-                val = {**val, **on_main(lambda: self._validate_compare(val_env, cfg.eval.select))}
+            if self.compare:  # eval.compare_ema: logged only, it decides nothing
+                compared = on_main(lambda: self._validate(val_env, cfg.eval.select, self.compare))
+                val |= {k.replace("val_error", "val_error_compare"): v for k, v in compared.items()}
             eligible = self.epoch >= cfg.eval.select_from * cfg.train.epochs  # eval.select_from: the tail only
             improved = eligible and val["val_error"] < self.best_val
             if improved:
@@ -273,19 +274,14 @@ class Trainer:
         if t.lr_schedule == "plateau" and self.epoch - max(self.best_epoch, self.last_drop_epoch) >= t.lr_patience:
             self.lr_drop, self.last_drop_epoch = self.lr_drop * t.lr_gamma, self.epoch
 
-    def _validate(self, env: GlimpseVectorEnv, mode: str) -> dict[str, float]:
+    def _validate(self, env: GlimpseVectorEnv, mode: str, second: WeightAverage | None = None) -> dict[str, float]:
         """{'val_error'} that selects the best epoch, and for models scored per episode also the errors of its
         two halves (even and odd episodes), 'val_error_a' and 'val_error_b': selecting on one half and scoring
         on the other tells how much a selection rule's pick owes to the noise of the score it picks on
-        (benchmarks/selection_rules.py), without the test split."""
-        with self.averaged():
+        (benchmarks/selection_rules.py), without the test split. ``second``: score that average's weights instead
+        (eval.compare_ema's)."""
+        with second.swapped_in() if second else self.averaged():
             return validation_errors(self.model, env, mode, self.cfg.eval.mc_samples)
-
-    def _validate_compare(self, env: GlimpseVectorEnv, mode: str) -> dict[str, float]:
-        """eval.compare_ema: the second average's validation errors, as 'val_error_compare' (and its halves)."""
-        with self.compare.swapped_in():
-            errors = validation_errors(self.model, env, mode, self.cfg.eval.mc_samples)
-        return {k.replace("val_error", "val_error_compare"): v for k, v in errors.items()}
 
     def keep_tail_average(self, val_env) -> None:
         """eval.average_from, at the end of the last epoch: validate the average of the tail's validated weights and
