@@ -64,6 +64,7 @@ def verdict(ours_pct: float | None, paper_pct: float | None) -> str:
 # keys that leave the experiment as the paper config states it (where and how fast it runs, where the data is)
 NEUTRAL = ("train.seed", "train.device", "train.threads", "train.log_every", "train.checkpoint_every", "logger.",
            "eval.batch_size", "eval.snapshots_from",  # extra weights kept on disk: training and selection as they were
+           "eval.compare_ema",  # a second average, validated and logged only: training, selection and best.pt as they were
            "data.data_dir", "train.epochs", "data.train_size")  # the last two: see "reduced"
 
 

@@ -176,13 +176,15 @@ def test_plateau_keys_count_only_where_a_plateau_schedule_runs(sweep, tmp_path):
         assert (patience in results_table.config_changes(run, cfg)) is counts  # cosine decay never reads the patience
 
 
-def test_kept_snapshots_change_no_experiment_but_the_selection_rule_does(sweep, tmp_path):
-    """eval.snapshots_from only keeps more weights on disk; eval.select_from changes which epoch is scored."""
+def test_kept_snapshots_and_logged_averages_change_no_experiment_but_the_selection_rule_does(sweep, tmp_path):
+    """eval.snapshots_from only keeps more weights on disk and eval.compare_ema only logs a second average's
+    validation errors; eval.select_from changes which epoch is scored."""
     run, cfg, saved = copied_run(sweep, tmp_path)
-    saved["eval"].update(snapshots_from=0.5, select_from=0.8)
+    saved["eval"].update(snapshots_from=0.5, compare_ema=0.9999, select_from=0.8)
     (run / "config.yaml").write_text(yaml.safe_dump(saved))
     changes = results_table.config_changes(run, cfg)  # the sweep's own reductions (data.val_size) are there too
-    assert "eval.select_from=0.8" in changes and not any(c.startswith("eval.snapshots_from") for c in changes)
+    assert "eval.select_from=0.8" in changes
+    assert not any(c.startswith(("eval.snapshots_from", "eval.compare_ema")) for c in changes)
 
 
 def test_finished_runs_are_skipped_and_killed_ones_resumed(sweep, capsys):
