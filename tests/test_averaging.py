@@ -82,8 +82,11 @@ def test_compare_ema_logs_a_second_average_and_changes_nothing_else(data_dir, tm
     assert last["ema_compare"]["updates"] == last["ema"]["updates"] == 32  # every step: 2 x 1024 digits / batch 64
     cfg = checkpoint_config(last)
     model = build_model(cfg)
-    names = [n for n, _ in model.named_parameters()]
-    model.load_state_dict({**last["model"], **dict(zip(names, last["ema_compare"]["params"]))})
+    model.load_state_dict(last["model"])
+    compare = WeightAverage(model, 0.5)
+    compare.load_state_dict(last["ema_compare"])
     env = make_env(cfg, "val", 1000, torch.device("cpu"))
-    assert rows["compared"][-1]["val_error_compare"] == pytest.approx(model.error(env, "deterministic", 1), abs=1e-9)
+    with compare.swapped_in():
+        error = model.error(env, "deterministic", 1)
+    assert rows["compared"][-1]["val_error_compare"] == pytest.approx(error, abs=1e-9)
     assert rows["compared"][-1]["val_error_compare"] != rows["compared"][-1]["val_error"]
