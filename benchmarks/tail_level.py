@@ -30,16 +30,15 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/...` imports the checkout's ram/
 
+from benchmarks import selection_rules  # noqa: E402
 from ram.errors import RamError  # noqa: E402
 
 
 def level(run: Path, last: int, partial: bool = False) -> float:
     """Mean `val_error` (a fraction) over the run's last `last` validated epochs."""
-    metrics = run / "metrics.jsonl"
-    if not metrics.is_file():
+    if not (run / "metrics.jsonl").is_file():
         raise RamError(f"{run} has no metrics.jsonl: pass the run directory that train.py --out wrote")
-    records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    by_epoch = {r["epoch"]: r["val_error"] for r in records if "val_error" in r}  # a resumed run may repeat one
+    by_epoch = selection_rules.whole(run)  # epoch -> val_error: an epoch a resumed run logged twice counts once
     config = run / "config.yaml"
     planned = (yaml.safe_load(config.read_text()) or {}).get("train", {}).get("epochs") if config.is_file() else None
     if planned is not None and len(by_epoch) < planned and not partial:
@@ -71,11 +70,11 @@ def report(runs: dict[str, float], reference: dict[str, float], decision: dict |
         lines += ["", f"| reference run | last-{last} mean val det % |", "| --- | ---: |"]
         lines += [f"| {name} | {100 * v:.3f} |" for name, v in reference.items()]
     if decision:
-        d = {k: 100 * v if isinstance(v, float) and k not in ("sigmas",) else v for k, v in decision.items()}
-        lines += ["", f"Reference: {d['reference_mean']:.3f}%, std {d['reference_std']:.3f} over {d['reference_n']} "
-                      f"runs. Bar: {d['reference_mean']:.3f} - {decision['sigmas']:g} x sqrt({d['reference_std']:.3f}^2/"
-                      f"{d['n']} + {d['reference_std']:.3f}^2/{d['reference_n']}) = {d['bar']:.3f}%. "
-                      f"Candidate mean {d['mean']:.3f}%: **{decision['verdict']}**."]
+        ref, std = 100 * decision["reference_mean"], 100 * decision["reference_std"]
+        lines += ["", f"Reference: {ref:.3f}%, std {std:.3f} over {decision['reference_n']} runs. "
+                      f"Bar: {ref:.3f} - {decision['sigmas']:g} x sqrt({std:.3f}^2/{decision['n']} + "
+                      f"{std:.3f}^2/{decision['reference_n']}) = {100 * decision['bar']:.3f}%. "
+                      f"Candidate mean {100 * decision['mean']:.3f}%: **{decision['verdict']}**."]
     return "\n".join(lines) + "\n"
 
 
